@@ -1,0 +1,41 @@
+# Two commands from a fresh clone (see README): `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SAMPLE ?= data/sample
+# CPU PyTorch wheel pinned for machines without a GPU; `make TORCH=torch` for any other.
+TORCH ?= torch==2.13.0
+
+.PHONY: setup demo test lint sample bench clean
+
+$(BIN)/imrkit: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/imrkit
+
+sample: setup
+	$(BIN)/imrkit make-sample $(SAMPLE)
+
+# The main job on the embedded sample data.
+demo: setup
+	$(BIN)/imrkit demo --data $(SAMPLE) --out runs/demo
+
+test: setup
+	$(BIN)/ruff check imrkit tests
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check imrkit tests
+	$(BIN)/ruff format --check imrkit tests
+
+bench: setup
+	$(BIN)/imrkit bench loader
+	$(BIN)/imrkit bench model
+	$(BIN)/imrkit bench pmsp
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

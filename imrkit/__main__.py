@@ -1,0 +1,5 @@
+import sys
+
+from imrkit.cli import main
+
+sys.exit(main())

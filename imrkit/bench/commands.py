@@ -1,0 +1,69 @@
+"""``imrkit bench NAME [--json]``: run one of the benchmarks recorded in BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+
+BENCHMARKS = {
+    "loader": ("imrkit.bench.loader", "read_clip vs plain decode vs optical flow; storage"),
+    "model": ("imrkit.bench.model", "IMRNet GMACs vs Table 2, CPU/GPU throughput"),
+    "pmsp": ("imrkit.bench.pmsp", "PMSP label cost vs reading a clip"),
+    "train": ("imrkit.bench.train", "training and data-loading throughput"),
+}
+
+
+def machine_info() -> dict:
+    """What a benchmark ran on, recorded beside its figures."""
+    import os
+    import platform
+
+    info = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name()
+    except ImportError:
+        pass
+    return info
+
+
+def _run(args: argparse.Namespace) -> int:
+    module = importlib.import_module(BENCHMARKS[args.benchmark][0])
+    result = module.run(args)
+    result.setdefault("machine", machine_info())
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(module.format_report(result))
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("bench", help="run a benchmark (figures for BENCHMARKS.md)")
+    benches = parser.add_subparsers(dest="benchmark", metavar="NAME", required=True)
+    for name, (module_name, help_text) in BENCHMARKS.items():
+        sub = benches.add_parser(name, help=help_text)
+        sub.add_argument("--json", action="store_true", help="print the result as JSON")
+        # Import lazily: only the chosen benchmark's module pays its imports.
+        sub.set_defaults(func=_run, _module=module_name)
+        try:
+            importlib.import_module(module_name).add_arguments(sub)
+        except ModuleNotFoundError:
+            pass

@@ -1,0 +1,1 @@
+"""Datasets on disk: the embedded sample data, preparation, split files, clip datasets."""
