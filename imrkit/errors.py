@@ -69,3 +69,7 @@ class VideoTooShortError(VideoError):
     """The video has fewer GOPs than the requested clip needs."""
 
     default_hint = "ask for fewer GOPs, an earlier start, or pass `loop=True`"
+
+
+class ShapeError(ImrkitError, ValueError):
+    """An array or tensor does not have the layout a function documents (names the argument)."""

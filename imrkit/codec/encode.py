@@ -74,19 +74,22 @@ def open_encoder(container: av.container.OutputContainer, width: int, height: in
 
 
 def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike,
-                  config: EncodeConfig = EncodeConfig()) -> Path:
+                  config: EncodeConfig = EncodeConfig(), *,
+                  container_format: str | None = None) -> Path:
     """Encode RGB uint8 frames (H x W x 3 each) to an MPEG-4 Part 2 ``.mp4``/``.avi`` file.
 
     Args:
         frames: RGB frames, all of one even size.
         path: output file; its parent folder must exist.
         config: codec settings.
+        container_format: FFmpeg muxer (``"avi"``, ``"mp4"``); by default guessed from the
+            extension. Lets callers write to a temporary name such as ``.x.avi.part``.
 
     Returns:
         The output path.
     """
     path = Path(path)
-    with av.open(str(path), "w") as container:
+    with av.open(str(path), "w", format=container_format) as container:
         stream = None
         for index, rgb in enumerate(frames):
             rgb = np.ascontiguousarray(rgb, dtype=np.uint8)

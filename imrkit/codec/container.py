@@ -1,0 +1,115 @@
+"""Opening a video safely: every failure becomes an :class:`imrkit.errors.VideoError`.
+
+The reader, :func:`imrkit.codec.reader.probe` and the inspection API all open files through
+:func:`open_video`, a context manager that always closes the container (so a bad file in
+the middle of a dataset never leaks decoder memory or file handles) and turns PyAV's
+exceptions into errors that name the file, say what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+
+from imrkit.errors import CorruptVideoError, NotAVideoError, VideoNotFoundError
+
+# Leading bytes of the containers FFmpeg reads: a file that starts like one of these but
+# will not open is damaged (e.g. an MP4 cut before its index), not "not a video".
+_CONTAINER_SIGNATURES = (
+    (4, b"ftyp"),  # MP4 / MOV / 3GP
+    (4, b"moov"),
+    (4, b"mdat"),
+    (4, b"free"),
+    (0, b"RIFF"),  # AVI
+    (0, b"\x1a\x45\xdf\xa3"),  # Matroska / WebM
+    (0, b"\x00\x00\x01\xb3"),  # MPEG-1/2 video
+    (0, b"\x00\x00\x01\xba"),  # MPEG program stream
+    (0, b"\x00\x00\x01\xb0"),  # MPEG-4 Part 2 elementary stream
+    (0, b"FLV"),
+    (0, b"OggS"),
+    (0, b"\x30\x26\xb2\x75"),  # ASF / WMV
+)
+
+
+def looks_like_container(path: str | os.PathLike) -> bool:
+    """True if the file begins with a known media container signature."""
+    with open(path, "rb") as handle:
+        head = handle.read(189)
+    if head[:1] == head[188:189] == b"\x47":  # MPEG-TS: a sync byte every 188 bytes
+        return True
+    return any(head[offset:offset + len(magic)] == magic
+               for offset, magic in _CONTAINER_SIGNATURES)
+
+
+@dataclass(frozen=True)
+class StreamTiming:
+    """How presentation timestamps map to frame indices in one video stream.
+
+    Attributes:
+        fps: frames per second.
+        time_base: seconds per timestamp tick.
+        start: timestamp of frame 0.
+    """
+
+    fps: Fraction
+    time_base: Fraction
+    start: int
+
+    def __post_init__(self):
+        # Exact Fractions for seeking; one float factor for the per-packet conversion.
+        object.__setattr__(self, "_frames_per_tick", float(self.time_base * self.fps))
+
+    @classmethod
+    def of(cls, stream: av.video.stream.VideoStream) -> StreamTiming:
+        fps = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if not fps:
+            fps = 1 / stream.time_base
+        return cls(Fraction(fps), Fraction(stream.time_base), stream.start_time or 0)
+
+    def index(self, pts: int) -> int:
+        """Frame index of a timestamp."""
+        return round((pts - self.start) * self._frames_per_tick)
+
+    def pts(self, index: int) -> int:
+        """Timestamp of a frame index."""
+        return self.start + round(index / (self.fps * self.time_base))
+
+
+@contextlib.contextmanager
+def open_video(path: str | os.PathLike) -> Iterator[tuple[av.container.InputContainer,
+                                                          av.video.stream.VideoStream]]:
+    """Open a file's first video stream; always closes the container.
+
+    Yields:
+        ``(container, stream)``.
+
+    Raises:
+        VideoNotFoundError: no such file.
+        NotAVideoError: a directory, an empty file, not a media file, or no video stream.
+        CorruptVideoError: a media file FFmpeg cannot open (truncated, damaged header).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise VideoNotFoundError(path, "no such file", "check the path")
+    if not os.path.isfile(path):
+        raise NotAVideoError(path, "is not a regular file")
+    if os.path.getsize(path) == 0:
+        raise NotAVideoError(path, "is empty (0 bytes)")
+    try:
+        container = av.open(path, "r")
+    except av.FFmpegError as error:
+        if looks_like_container(path):
+            raise CorruptVideoError(path, f"cannot open the media container ({error})") from None
+        raise NotAVideoError(path, f"not a media file FFmpeg can read ({error})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise NotAVideoError(path, f"cannot be opened as media ({error})") from None
+    with contextlib.closing(container):
+        if not container.streams.video:
+            kinds = sorted({stream.type for stream in container.streams}) or ["no"]
+            raise NotAVideoError(path, f"has no video stream ({', '.join(kinds)} streams only)")
+        yield container, container.streams.video[0]

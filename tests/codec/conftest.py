@@ -1,0 +1,99 @@
+"""Small synthetic MPEG-4 videos with known motion, encoded once per test session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from imrkit.codec.encode import encode_frames
+
+HEIGHT, WIDTH = 96, 128
+SPRITE = 48  # side of the moving square; 16x16 macroblocks fit fully inside it
+
+
+@dataclass
+class SyntheticVideo:
+    """A generated video and the ground truth it was made from.
+
+    Attributes:
+        path: the encoded file.
+        frames: the RGB frames given to the encoder (T x H x W x 3).
+        displacement: (dx, dy) content motion per frame, in pixels.
+        sprite_xy: top-left corner of the moving sprite in each frame (T x 2), or None for
+            a global pan.
+    """
+
+    path: Path
+    frames: np.ndarray
+    displacement: tuple[int, int]
+    sprite_xy: np.ndarray | None = None
+
+
+def texture(height: int, width: int, seed: int) -> np.ndarray:
+    """Fine luma detail over smooth colour, like natural images.
+
+    Detail everywhere makes block matching unambiguous; keeping colour smooth respects
+    4:2:0 subsampling (a 1-pixel vertical move is half a chroma row, so noisy chroma would
+    put chroma interpolation residue into every frame).
+    """
+    rng = np.random.default_rng(seed)
+    luma = cv2.GaussianBlur(rng.integers(0, 256, (height, width), dtype=np.uint8), (3, 3), 0)
+    tint = rng.uniform(-60, 60, (height // 16 + 1, width // 16 + 1, 3)).astype(np.float32)
+    tint = cv2.resize(tint, (width, height), interpolation=cv2.INTER_CUBIC)
+    return np.clip(0.7 * luma[..., None] + 40 + tint, 0, 255).astype(np.uint8)
+
+
+def sprite_frames(num_frames: int, dx: int, dy: int) -> tuple[np.ndarray, np.ndarray]:
+    background = texture(HEIGHT, WIDTH, seed=1)
+    sprite = texture(SPRITE, SPRITE, seed=2)
+    frames, corners = [], []
+    for k in range(num_frames):
+        x, y = 4 + dx * k, 4 + dy * k
+        frame = background.copy()
+        frame[y:y + SPRITE, x:x + SPRITE] = sprite
+        frames.append(frame)
+        corners.append((x, y))
+    return np.stack(frames), np.array(corners)
+
+
+def pan_frames(num_frames: int, dx: int, dy: int, seed: int = 3) -> np.ndarray:
+    """Content moving by (dx, dy) per frame: a window sliding the other way over a texture."""
+    margin = max(abs(dx), abs(dy)) * num_frames + 1
+    big = texture(HEIGHT + 2 * margin, WIDTH + 2 * margin, seed)
+    frames = []
+    for k in range(num_frames):
+        top, left = margin - dy * k, margin - dx * k
+        frames.append(big[top:top + HEIGHT, left:left + WIDTH])
+    return np.stack(frames)
+
+
+@pytest.fixture(scope="session")
+def codec_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("codec")
+
+
+@pytest.fixture(scope="session")
+def sprite_video(codec_dir) -> SyntheticVideo:
+    """3 GOPs: a 48x48 textured sprite moving (+2, +1) px/frame over a static texture."""
+    frames, corners = sprite_frames(36, 2, 1)
+    path = encode_frames(frames, codec_dir / "sprite.mp4")
+    return SyntheticVideo(path, frames, (2, 1), corners)
+
+
+@pytest.fixture(scope="session")
+def pan_video(codec_dir) -> SyntheticVideo:
+    """3 GOPs of a global pan: all content moves (-2, +1) px/frame (left and down)."""
+    frames = pan_frames(36, -2, 1)
+    path = encode_frames(frames, codec_dir / "pan.mp4")
+    return SyntheticVideo(path, frames, (-2, 1))
+
+
+@pytest.fixture(scope="session")
+def long_video(codec_dir) -> Path:
+    """42 GOPs (504 frames) of a slow pan, for random access (an AVI, the other container)."""
+    frames = pan_frames(42 * 12, 1, 0, seed=4)
+    return encode_frames(frames, codec_dir / "long.avi")

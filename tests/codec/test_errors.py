@@ -1,0 +1,192 @@
+"""Bad input: every failure is an imrkit.VideoError naming the file, the problem, the fix."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from imrkit.codec.encode import encode_frames
+from imrkit.codec.inspect import inspect_frames
+from imrkit.codec.reader import probe, read_clip
+from imrkit.errors import (
+    CorruptVideoError,
+    NotAVideoError,
+    UnsupportedVideoError,
+    VideoError,
+    VideoNotFoundError,
+    VideoTooShortError,
+)
+
+
+def encode_with(path, frames, codec="mpeg4", b_frames=0, gop_size=12):
+    """Encode with settings imrkit does not use (B-frames, another codec or GOP size)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=30)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        stream.codec_context.gop_size = gop_size
+        stream.codec_context.max_b_frames = b_frames
+        stream.options = {"bf": str(b_frames), "g": str(gop_size), "sc_threshold": "1000000000"}
+        if codec == "h264":
+            stream.options = {"bf": str(b_frames), "g": str(gop_size), "sc_threshold": "0",
+                              "x264-params": "scenecut=0"}
+        stream.time_base = Fraction(1, 30)
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def audio_only(path):
+    """A WAV file with one second of a tone and no video stream."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("pcm_s16le", rate=8000)
+        stream.layout = "mono"
+        samples = (np.sin(np.arange(8000) / 8) * 3000).astype(np.int16)[None]
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bad_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("bad")
+
+
+@pytest.fixture(scope="module")
+def pan_bytes(pan_video) -> bytes:
+    return pan_video.path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def bad_files(bad_dir, pan_video, pan_bytes):
+    """name -> (path, expected error class) for every kind of bad input."""
+    frames = pan_video.frames
+    files = {}
+
+    def add(name, error, data=None):
+        path = bad_dir / name
+        if data is not None:
+            path.write_bytes(data)
+        files[name] = (path, error)
+        return path
+
+    add("missing.mp4", VideoNotFoundError)
+    (bad_dir / "folder.mp4").mkdir()
+    add("folder.mp4", NotAVideoError)
+    add("empty.mp4", NotAVideoError, b"")
+    add("notes.mp4", NotAVideoError, b"these are not the frames you are looking for\n" * 50)
+    add("noise.avi", NotAVideoError, np.random.default_rng(0).bytes(5000))
+    add("truncated.mp4", CorruptVideoError, pan_bytes[: len(pan_bytes) // 2])
+    damaged = bytearray(pan_bytes)
+    middle = len(damaged) // 2
+    damaged[middle:middle + 2000] = np.random.default_rng(0).bytes(2000)
+    add("damaged.mp4", CorruptVideoError, bytes(damaged))
+    files["tone.wav"] = (audio_only(bad_dir / "tone.wav"), NotAVideoError)
+    files["bframes.mp4"] = (encode_with(bad_dir / "bframes.mp4", frames, b_frames=2),
+                            UnsupportedVideoError)
+    files["h264.mp4"] = (encode_with(bad_dir / "h264.mp4", frames, codec="h264"),
+                         UnsupportedVideoError)
+    files["gop10.mp4"] = (encode_with(bad_dir / "gop10.mp4", frames, gop_size=10),
+                          UnsupportedVideoError)
+    files["gop30.mp4"] = (encode_with(bad_dir / "gop30.mp4", frames, gop_size=30),
+                          UnsupportedVideoError)
+    return files
+
+
+CASES = ["missing.mp4", "folder.mp4", "empty.mp4", "notes.mp4", "noise.avi", "truncated.mp4",
+         "damaged.mp4", "tone.wav", "bframes.mp4", "h264.mp4", "gop10.mp4", "gop30.mp4"]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_read_clip_bad_input(bad_files, name):
+    path, error = bad_files[name]
+    with pytest.raises(error) as caught:
+        read_clip(path, 0, 2)
+    message = str(caught.value)
+    assert str(path) in message and caught.value.path == str(path)
+    assert caught.value.reason and caught.value.hint  # what is wrong, what to do
+
+
+def test_missing_file_is_also_file_not_found(bad_files):
+    with pytest.raises(FileNotFoundError):
+        read_clip(bad_files["missing.mp4"][0])
+
+
+@pytest.mark.parametrize("name", ["missing.mp4", "empty.mp4", "notes.mp4", "truncated.mp4",
+                                  "tone.wav"])
+def test_probe_bad_input(bad_files, name):
+    path, error = bad_files[name]
+    with pytest.raises(error):
+        probe(path)
+    with pytest.raises(error):
+        next(iter(inspect_frames(path)))
+
+
+def test_probe_describes_videos_read_clip_refuses(bad_files):
+    h264 = probe(bad_files["h264.mp4"][0])
+    assert h264.codec == "h264" and any("codec" in p for p in h264.problems())
+    bframes = probe(bad_files["bframes.mp4"][0])
+    assert bframes.has_b_frames and any("B-frames" in p for p in bframes.problems())
+    gop10 = probe(bad_files["gop10.mp4"][0])
+    assert gop10.gop_size == 10 and any("GOP size" in p for p in gop10.problems())
+
+
+def test_errors_do_not_leak_file_descriptors(bad_files):
+    def open_fds():
+        return len(os.listdir("/proc/self/fd"))
+
+    for name in CASES:  # warm up caches that open files once
+        with pytest.raises(VideoError):
+            read_clip(bad_files[name][0], 0, 2)
+    before = open_fds()
+    for _ in range(5):
+        for name in CASES:
+            with pytest.raises(VideoError):
+                read_clip(bad_files[name][0], 0, 2)
+    assert open_fds() == before
+
+
+def test_too_short(tmp_path, pan_video):
+    two_gops = encode_frames(pan_video.frames[:24], tmp_path / "two.mp4")
+    with pytest.raises(VideoTooShortError) as caught:
+        read_clip(two_gops, 0, 5)
+    assert "2 usable GOPs" in str(caught.value) and "loop=True" in str(caught.value)
+    with pytest.raises(VideoTooShortError):
+        read_clip(two_gops, 1, 2)
+    assert read_clip(two_gops, 1, 1).gop_indices.tolist() == [1]
+    assert read_clip(two_gops, 0, 5, loop=True).gop_indices.tolist() == [0, 1, 0, 1, 0]
+
+
+def test_partial_last_gop(tmp_path, pan_video):
+    # 12 + 11 frames: the second GOP reaches position 10, so it is usable; 12 + 10 is not.
+    enough = encode_frames(pan_video.frames[:23], tmp_path / "23.mp4")
+    assert read_clip(enough, 0, 2).frame_indices[-1] == 22
+    short = encode_frames(pan_video.frames[:22], tmp_path / "22.mp4")
+    assert probe(enough).usable_gops() == 2 and probe(short).usable_gops() == 1
+    assert probe(short).num_gops == 2  # it has two I-frames all the same
+    with pytest.raises(VideoTooShortError):
+        read_clip(short, 0, 2)
+
+
+def test_less_than_one_gop_even_with_loop(tmp_path, pan_video):
+    tiny = encode_frames(pan_video.frames[:8], tmp_path / "tiny.mp4")
+    with pytest.raises(VideoTooShortError):
+        read_clip(tiny, 0, 1, loop=True)
+
+
+@pytest.mark.parametrize("start_gop, num_gops", [(-1, 2), (0, 0)])
+def test_bad_arguments(pan_video, start_gop, num_gops):
+    with pytest.raises(ValueError):
+        read_clip(pan_video.path, start_gop, num_gops)
