@@ -1,0 +1,200 @@
+"""Correspondence type prediction (CTP, Sec. 2.2, Eq. 5).
+
+The I-frames stay; the P streams (motion and residual together, in whole GOP chunks of
+``5`` P-frames) undergo one of four transforms, drawn uniformly per clip:
+
+0. aligned: unchanged;
+1. random: the P streams of another clip of the batch (a random derangement of the batch:
+   never the clip itself);
+2. shuffle: a random GOP permutation that is neither the identity nor a rotation (rotations
+   are the shifts of type 3, so the types never overlap; needs T >= 3);
+3. shift: split at a random k in [1, T - 1] and swap the halves: GOPs [k..T-1, 0..k-1].
+
+A 2-layer MLP on the clip embedding predicts the type. ``binary=True`` keeps types 0 and 1.
+The transform is a pure function of (batch, labels, generator): :func:`apply_correspondence`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from imrkit.errors import ConfigError
+from imrkit.pretext.base import PretextOutput, accuracy, make_generator, mlp_head, streams
+
+ALIGNED, RANDOM, SHUFFLE, SHIFT = 0, 1, 2, 3
+CORRESPONDENCE_TYPES = ("aligned", "random", "shuffle", "shift")
+
+
+def sample_correspondence_labels(
+    batch_size: int, num_types: int = 4, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Uniform transform types, LongTensor ``(batch_size,)`` in ``[0, num_types)``."""
+    if num_types not in (2, 4):
+        raise ConfigError(f"num_types: 4 (CTP) or 2 (binary CTP), got {num_types}")
+    return torch.randint(num_types, (batch_size,), generator=generator)
+
+
+def random_derangement(size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A uniformly random permutation with no fixed point (rejection: ~e draws on average)."""
+    if size < 2:
+        raise ConfigError(f"CTP 'random' needs a batch of at least 2 clips, got {size}")
+    while True:
+        permutation = torch.randperm(size, generator=generator)
+        if (permutation != torch.arange(size)).all():
+            return permutation
+
+
+def is_rotation(order: torch.Tensor) -> bool:
+    """Whether a GOP order is a cyclic shift [k..T-1, 0..k-1] (the identity is k = 0)."""
+    num_gops = len(order)
+    return bool((order == (torch.arange(num_gops) + order[0]) % num_gops).all())
+
+
+def random_shuffle_order(num_gops: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A random GOP permutation that is neither the identity nor any rotation.
+
+    For T = 5: uniform over the 120 - 5 = 115 such orders (rejection sampling).
+    """
+    if num_gops < 3:
+        raise ConfigError(
+            f"CTP 'shuffle' needs num_gops >= 3 (every order of {num_gops} GOPs is a rotation);"
+            " use binary CTP or longer clips"
+        )
+    while True:
+        order = torch.randperm(num_gops, generator=generator)
+        if not is_rotation(order):
+            return order
+
+
+def shift_order(num_gops: int, split: int) -> torch.Tensor:
+    """GOPs ``[split..T-1, 0..split-1]`` (e.g. T = 5, split = 1: [1, 2, 3, 4, 0])."""
+    return (torch.arange(num_gops) + split) % num_gops
+
+
+def correspondence_plan(
+    labels: torch.Tensor, num_gops: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each clip's P streams come from under its transform type.
+
+    Args:
+        labels: ``(B,)`` types (see module docstring).
+        num_gops: T.
+        generator: randomness (CPU).
+
+    Returns:
+        ``source (B,)``: the clip whose P streams clip i gets; ``gop_order (B, T)``: which of
+        that clip's GOPs fills each GOP slot.
+    """
+    labels = labels.cpu()
+    batch_size = len(labels)
+    source = torch.arange(batch_size)
+    gop_order = torch.arange(num_gops).repeat(batch_size, 1)
+    if (labels == RANDOM).any():
+        derangement = random_derangement(batch_size, generator)
+        source = torch.where(labels == RANDOM, derangement, source)
+    for index in torch.nonzero(labels == SHUFFLE).flatten().tolist():
+        gop_order[index] = random_shuffle_order(num_gops, generator)
+    for index in torch.nonzero(labels == SHIFT).flatten().tolist():
+        if num_gops < 2:
+            raise ConfigError(f"CTP 'shift' needs num_gops >= 2, got {num_gops}")
+        split = int(torch.randint(1, num_gops, (1,), generator=generator))
+        gop_order[index] = shift_order(num_gops, split)
+    return source, gop_order
+
+
+def rearrange_gops(
+    stream: torch.Tensor, source: torch.Tensor, gop_order: torch.Tensor
+) -> torch.Tensor:
+    """``out[i]``'s GOP slot g = GOP ``gop_order[i, g]`` of clip ``source[i]`` (B x C x 5T x H x W).
+
+    GOPs move as whole chunks of P-frames; the order inside a chunk is kept.
+    """
+    batch, channels, frames, height, width = stream.shape
+    num_gops = gop_order.shape[1]
+    chunks = stream.reshape(batch, channels, num_gops, frames // num_gops, height, width)
+    chunks = chunks.transpose(1, 2)  # B x T x C x 5 x H x W
+    source, gop_order = source.to(stream.device), gop_order.to(stream.device)
+    moved = chunks[source[:, None], gop_order]  # B x T x C x 5 x H x W
+    return moved.transpose(1, 2).reshape(stream.shape)
+
+
+def apply_correspondence(
+    batch: dict[str, torch.Tensor],
+    labels: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    """Apply each clip's transform type to its P streams; I-frames untouched (pure function).
+
+    Args:
+        batch: {"iframes": B x 3 x T x H x W, "motion": B x 2 x 5T x H x W,
+            "residual": B x 3 x 5T x H x W, ...}.
+        labels: ``(B,)`` transform types.
+        generator: randomness for the partners, permutations and splits.
+
+    Returns:
+        A new dict: the batch with "motion" and "residual" rearranged (other keys as given).
+    """
+    iframes, motion, residual = streams(batch)
+    source, gop_order = correspondence_plan(labels, iframes.shape[2], generator)
+    return {
+        **batch,
+        "motion": rearrange_gops(motion, source, gop_order),
+        "residual": rearrange_gops(residual, source, gop_order),
+    }
+
+
+def ctp_step(
+    backbone: nn.Module,
+    head: nn.Module,
+    batch: dict[str, torch.Tensor],
+    num_types: int,
+    generator: torch.Generator | None,
+) -> PretextOutput:
+    """One CTP forward: draw types, transform, embed, Eq. 5 cross-entropy."""
+    iframes, _, _ = streams(batch)
+    if num_types == 4 and iframes.shape[2] < 3:
+        raise ConfigError(
+            f"4-way CTP needs num_gops >= 3 for 'shuffle', got clips of {iframes.shape[2]} GOPs;"
+            " use ctp_binary or longer clips"
+        )
+    labels = sample_correspondence_labels(iframes.shape[0], num_types, generator)
+    transformed = apply_correspondence(batch, labels, generator)
+    embedding = backbone.embed(*streams(transformed))  # B x embed_dim
+    logits = head(embedding)
+    labels = labels.to(logits.device)
+    loss = F.cross_entropy(logits, labels)
+    return PretextOutput(
+        loss, {"ctp/loss": float(loss.detach()), "ctp/acc": accuracy(logits, labels)}
+    )
+
+
+class CTP(nn.Module):
+    """Correspondence type prediction on an IMRNet (Sec. 2.2, Eq. 5).
+
+    Args:
+        backbone: the IMRNet (``embed``, ``embed_dim``).
+        hidden_dim: width of the 2-layer MLP.
+        binary: aligned vs random only (the ``ctp_binary`` pretext).
+        seed: seed of the task's own generator (None: torch's global RNG).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        *,
+        hidden_dim: int = 512,
+        binary: bool = False,
+        seed: int | None = None,
+    ):
+        super().__init__()
+        self.backbone = backbone
+        self.num_types = 2 if binary else 4
+        self.head = mlp_head(backbone.embed_dim, hidden_dim, self.num_types)
+        self.generator = make_generator(seed)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> PretextOutput:
+        output = ctp_step(self.backbone, self.head, batch, self.num_types, self.generator)
+        output.metrics["loss"] = output.metrics["ctp/loss"]
+        return output

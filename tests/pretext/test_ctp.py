@@ -1,0 +1,149 @@
+"""CTP: every transform against its definition, balanced labels, head and loss."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from imrkit.errors import ConfigError
+from imrkit.pretext import build_pretext
+from imrkit.pretext.ctp import (
+    ALIGNED,
+    RANDOM,
+    SHIFT,
+    SHUFFLE,
+    apply_correspondence,
+    correspondence_plan,
+    is_rotation,
+    random_shuffle_order,
+    sample_correspondence_labels,
+    shift_order,
+)
+
+
+def origin(stream: torch.Tensor, index: int) -> tuple[int, list[int]]:
+    """(source clip, GOP order) read back from an id batch's P stream of clip ``index``."""
+    values = stream[index, 0, :, 0, 0]  # 5T ids: 1000 clip + 10 GOP + frame
+    clips = {int(v // 1000) for v in values}
+    assert len(clips) == 1, "a clip's P streams must come from one clip"
+    ids = (values % 1000).round().long()
+    gops, frames = (ids // 10).view(-1, 5), (ids % 10).view(-1, 5)
+    assert (gops == gops[:, :1]).all(), "GOPs must move as whole chunks"
+    assert (frames == torch.arange(5)).all(), "frames inside a chunk keep their order"
+    return clips.pop(), gops[:, 0].tolist()
+
+
+def test_labels_are_balanced():
+    generator = torch.Generator().manual_seed(0)
+    for num_types in (4, 2):
+        draws = 40_000
+        labels = sample_correspondence_labels(draws, num_types, generator)
+        counts = torch.bincount(labels, minlength=num_types).float()
+        expected = draws / num_types
+        chi_square = ((counts - expected) ** 2 / expected).sum().item()
+        # 99.99th percentile of chi^2 with 3 (1) degrees of freedom: 21.1 (15.1).
+        assert chi_square < (21.1 if num_types == 4 else 15.1), counts
+        assert set(labels.tolist()) == set(range(num_types))
+
+
+def test_every_transform_matches_its_definition(make_id_batch):
+    batch = make_id_batch(batch_size=8)
+    generator = torch.Generator().manual_seed(1)
+    seen_splits, seen_shuffles = set(), set()
+    for _ in range(40):
+        labels = sample_correspondence_labels(8, 4, generator)
+        out = apply_correspondence(batch, labels, generator)
+        assert torch.equal(out["iframes"], batch["iframes"])  # I untouched
+        # motion and residual move together, both motion channels alike
+        assert torch.equal(out["motion"][:, 1], out["motion"][:, 0] + 0.5)
+        for index, label in enumerate(labels.tolist()):
+            clip, order = origin(out["motion"], index)
+            assert (clip, order) == origin(out["residual"], index)
+            if label == ALIGNED:
+                assert (clip, order) == (index, [0, 1, 2, 3, 4])
+            elif label == RANDOM:
+                assert clip != index and order == [0, 1, 2, 3, 4]
+            elif label == SHUFFLE:
+                assert clip == index and sorted(order) == list(range(5))
+                assert not is_rotation(torch.tensor(order))  # identity is a rotation too
+                seen_shuffles.add(tuple(order))
+            else:
+                split = order[0]
+                assert clip == index and 1 <= split <= 4
+                assert order == list(range(split, 5)) + list(range(split))
+                seen_splits.add(split)
+    assert seen_splits == {1, 2, 3, 4}
+    assert len(seen_shuffles) > 20
+
+
+def test_random_partners_form_a_derangement(make_id_batch):
+    batch = make_id_batch(batch_size=6)
+    for seed in range(20):
+        labels = torch.full((6,), RANDOM)
+        out = apply_correspondence(batch, labels, torch.Generator().manual_seed(seed))
+        sources = [origin(out["motion"], index)[0] for index in range(6)]
+        assert sorted(sources) == list(range(6))  # a permutation ...
+        assert all(
+            source != index for index, source in enumerate(sources)
+        )  # ... with no fixed point
+
+
+def test_shuffle_covers_exactly_the_non_rotations():
+    generator = torch.Generator().manual_seed(0)
+    drawn = {tuple(random_shuffle_order(5, generator).tolist()) for _ in range(3000)}
+    valid = {p for p in itertools.permutations(range(5)) if not is_rotation(torch.tensor(p))}
+    assert len(valid) == 115
+    assert drawn == valid
+    assert shift_order(5, 1).tolist() == [1, 2, 3, 4, 0]  # the paper's example
+    assert shift_order(5, 3).tolist() == [3, 4, 0, 1, 2]
+
+
+def test_transform_is_pure_and_reproducible(make_id_batch):
+    batch = make_id_batch(batch_size=4)
+    before = {k: v.clone() for k, v in batch.items()}
+    labels = torch.tensor([SHIFT, SHUFFLE, RANDOM, RANDOM])
+    first = apply_correspondence(batch, labels, torch.Generator().manual_seed(3))
+    second = apply_correspondence(batch, labels, torch.Generator().manual_seed(3))
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert all(torch.equal(batch[k], before[k]) for k in batch)
+
+
+def test_too_small_inputs_raise_clearly(make_id_batch):
+    with pytest.raises(ConfigError, match="num_gops >= 3"):
+        random_shuffle_order(2)
+    with pytest.raises(ConfigError, match="at least 2 clips"):
+        correspondence_plan(torch.tensor([RANDOM]), 5)
+    batch = make_id_batch(batch_size=4, num_gops=2)
+    pretext = build_pretext("ctp", _Embedder())
+    with pytest.raises(ConfigError, match="ctp_binary"):
+        pretext(batch)
+    # binary CTP needs no shuffle: fine with 2 GOPs
+    assert torch.isfinite(build_pretext("ctp_binary", _Embedder())(batch).loss)
+
+
+class _Embedder(torch.nn.Module):
+    """Embeds a clip by its streams' means (enough to run the CTP head)."""
+
+    embed_dim = 3
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(3))
+
+    def embed(self, iframes, motion, residual):
+        means = torch.stack([x.flatten(1).mean(1) for x in (iframes, motion, residual)], 1)
+        return means * self.scale
+
+
+def test_ctp_module_loss_and_gradients(fake_backbone, make_batch):
+    for name, classes in (("ctp", 4), ("ctp_binary", 2)):
+        pretext = build_pretext(name, fake_backbone, hidden_dim=16, seed=0)
+        assert pretext.head[-1].out_features == classes
+        output = pretext(make_batch())
+        assert output.loss.dim() == 0 and torch.isfinite(output.loss)
+        assert set(output.metrics) == {"ctp/loss", "ctp/acc", "loss"}
+        output.loss.backward()
+        assert pretext.backbone.convs["motion"].weight.grad is not None
+        assert pretext.head[0].weight.grad.abs().sum() > 0
