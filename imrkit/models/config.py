@@ -1,0 +1,145 @@
+"""Typed configuration of IMRNet: every width, depth and kernel (Table 4) lives here.
+
+Kept free of torch so that the command line can list presets and modes cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from imrkit.errors import ConfigError
+
+PATHWAYS = ("iframes", "motion", "residual")
+STAGE_NAMES = ("conv1", "res2", "res3", "res4", "res5")
+ConnectionMode = Literal["full", "none", "unidirectional", "no_conv", "no_attention"]
+CONNECTION_MODES: tuple[str, ...] = ("full", "none", "unidirectional", "no_conv", "no_attention")
+
+
+@dataclass
+class PathwayConfig:
+    """Widths, depths and kernels of one 3D-ResNet pathway (Table 4).
+
+    Attributes:
+        block: ``"basic"`` (ResNet-18 blocks) or ``"bottleneck"`` (ResNet-50 blocks).
+        stem_dim: conv1 output channels.
+        stem_kernel: conv1 kernel (T, H, W); spatial stride 2, no temporal stride.
+        pool_kernel: pool1 max-pool kernel (T, H, W); spatial stride 2 (SPEC: 1x3x3 for all).
+        stage_dims: output channels of res2..res5.
+        inner_dims: bottleneck widths of res2..res5 (ignored by basic blocks).
+        depths: blocks per stage.
+        temporal_kernels: temporal size of each stage's first conv (1 or 3 in Table 4).
+        spatial_strides: spatial stride of each stage's first block.
+    """
+
+    block: Literal["basic", "bottleneck"] = "basic"
+    stem_dim: int = 64
+    stem_kernel: tuple[int, int, int] = (1, 7, 7)
+    pool_kernel: tuple[int, int, int] = (1, 3, 3)
+    stage_dims: tuple[int, ...] = (64, 128, 256, 512)
+    inner_dims: tuple[int, ...] = (64, 128, 256, 512)
+    depths: tuple[int, ...] = (2, 2, 2, 2)
+    temporal_kernels: tuple[int, ...] = (1, 1, 3, 3)
+    spatial_strides: tuple[int, ...] = (1, 2, 2, 2)
+
+
+@dataclass
+class FusionConfig:
+    """Channels and details of the connections after conv1, res2, res3, res4 (Table 4).
+
+    Attributes:
+        to_iframes_dims: out channels of each M -> I and R -> I conv (4, 4, 8, 16 for R18).
+        to_pframes_dims: out channels of each I -> M and I -> R deconv (8, 8, 16, 32 for R18).
+        spatial_kernel: spatial size of the (de-)conv kernels, (5, k, k) with 'same' padding
+            (resolved: Table 4's spatial sizes are garbled, the text says (5 x 1 x 1); default 1).
+        norm: BatchNorm + ReLU after each (de-)conv, as PySlowFast's FuseFastToSlow does
+            (resolved: the paper's Eq. 2 shows none; default on).
+        gate_negative_slope: slope of the gate MLP's LeakyReLUs (Eq. 1).
+    """
+
+    to_iframes_dims: tuple[int, ...] = (4, 4, 8, 16)
+    to_pframes_dims: tuple[int, ...] = (8, 8, 16, 32)
+    spatial_kernel: int = 1
+    norm: bool = True
+    gate_negative_slope: float = 0.01
+
+
+@dataclass
+class IMRNetConfig:
+    """Everything that defines an IMRNet.
+
+    Attributes:
+        iframes: the I pathway f_I.
+        pframes: the architecture shared (not the weights) by f_M and f_R.
+        fusion: the connections' widths.
+        connections: one of ``full``, ``none``, ``unidirectional``, ``no_conv``,
+            ``no_attention`` (Table 1 rows; see :mod:`imrkit.models.connections`).
+        num_classes: size of the classifier; None returns the embedding instead.
+        dropout: dropout before the classifier.
+        pframes_per_gop: P-frames per I-frame (5: positions 2, 4, 6, 8, 10 of a 12-frame GOP);
+            the temporal kernel and stride of the connections.
+        iframe_channels, motion_channels, residual_channels: input channels.
+    """
+
+    iframes: PathwayConfig = field(default_factory=PathwayConfig)
+    pframes: PathwayConfig = field(
+        default_factory=lambda: PathwayConfig(
+            stem_dim=8,
+            stem_kernel=(5, 7, 7),
+            stage_dims=(4, 8, 16, 32),
+            inner_dims=(4, 8, 16, 32),
+            temporal_kernels=(3, 3, 3, 3),
+        )
+    )
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    connections: ConnectionMode = "full"
+    num_classes: int | None = None
+    dropout: float = 0.5
+    pframes_per_gop: int = 5
+    iframe_channels: int = 3
+    motion_channels: int = 2
+    residual_channels: int = 3
+
+    def __post_init__(self) -> None:
+        if self.connections not in CONNECTION_MODES:
+            raise ConfigError(
+                f"connections: {self.connections!r} is not one of {list(CONNECTION_MODES)}"
+            )
+        for name in ("iframes", "pframes"):
+            pathway = getattr(self, name)
+            num_stages = len(pathway.stage_dims)
+            for key in ("inner_dims", "depths", "temporal_kernels", "spatial_strides"):
+                if len(getattr(pathway, key)) != num_stages:
+                    raise ConfigError(
+                        f"{name}.{key}: has {len(getattr(pathway, key))} entries but "
+                        f"stage_dims has {num_stages}"
+                    )
+        if self.pframes.spatial_strides != self.iframes.spatial_strides:
+            raise ConfigError(
+                "pframes.spatial_strides must equal iframes.spatial_strides: the connections "
+                "concatenate maps of the same spatial size"
+            )
+        num_points = len(self.fusion.to_iframes_dims)
+        if len(self.fusion.to_pframes_dims) != num_points:
+            raise ConfigError("fusion.to_iframes_dims and fusion.to_pframes_dims differ in length")
+        if self.fusion.spatial_kernel < 1 or self.fusion.spatial_kernel % 2 == 0:
+            raise ConfigError(
+                f"fusion.spatial_kernel: must be odd and positive, got {self.fusion.spatial_kernel}"
+            )
+        if num_points > len(self.iframes.stage_dims):
+            raise ConfigError(
+                f"fusion: {num_points} connection points, but only conv1 and the first "
+                f"{len(self.iframes.stage_dims) - 1} stages can be followed by one"
+            )
+        if self.num_classes is not None and self.num_classes < 1:
+            raise ConfigError(f"num_classes: must be positive or None, got {self.num_classes}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout: must be in [0, 1), got {self.dropout}")
+
+    @property
+    def spatial_stride(self) -> int:
+        """Total spatial downsampling of a pathway (32 for the presets)."""
+        stride = 4  # conv1 and pool1
+        for value in self.iframes.spatial_strides:
+            stride *= value
+        return stride
