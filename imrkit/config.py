@@ -51,7 +51,8 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         if origin is tuple and args:
             if len(args) != len(value):
                 raise ConfigError(f"{key}: expected {len(args)} items, got {len(value)}")
-            return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+            pairs = enumerate(zip(value, args, strict=True))
+            return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in pairs)
         item = args[0] if args else Any
         return origin(_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value))
     if origin is dict:
@@ -144,16 +145,22 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides=()) -> T
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
             raise ConfigError(f"{path}: cannot parse: {error}") from None
         merged = to_dict(config)
-        _deep_update(merged, values, str(path))
+        deep_update(merged, values, f"{path}: ")
         config = from_dict(cls, merged)
     return apply_overrides(config, list(overrides))
 
 
-def _deep_update(base: dict, update: dict, where: str) -> None:
+def deep_update(base: dict, update: dict, where: str = "") -> None:
+    """Update the nested dict ``base`` in place; a key ``base`` lacks is an error naming it.
+
+    ``where`` prefixes the dotted key in messages (a file name, a section).
+    """
     for key, value in update.items():
         if key not in base:
-            raise ConfigError(f"{where}: unknown key {key!r}; known: {', '.join(sorted(base))}")
+            raise ConfigError(
+                f"{where}{key}: unknown key; known: {', '.join(sorted(base))}"
+            )
         if isinstance(base[key], dict) and isinstance(value, dict):
-            _deep_update(base[key], value, f"{where}:{key}")
+            deep_update(base[key], value, f"{where}{key}.")
         else:
             base[key] = value

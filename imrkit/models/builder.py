@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from imrkit.config import from_dict, to_dict
+from imrkit.config import deep_update, from_dict, to_dict
 from imrkit.errors import ConfigError
 from imrkit.models.config import IMRNetConfig
 from imrkit.models.imrnet import IMRNet
 from imrkit.models.presets import PRESETS
-
-
-def _merge(base: dict, update: dict, where: str) -> None:
-    """Deep-update ``base`` in place; unknown keys are errors naming the key."""
-    for key, value in update.items():
-        if key not in base:
-            raise ConfigError(f"{where}{key}: unknown key; known: {', '.join(sorted(base))}")
-        if isinstance(base[key], dict) and isinstance(value, dict):
-            _merge(base[key], value, f"{where}{key}.")
-        else:
-            base[key] = value
 
 
 def model_config(name: str, **overrides: Any) -> IMRNetConfig:
@@ -34,7 +23,7 @@ def model_config(name: str, **overrides: Any) -> IMRNetConfig:
         key: to_dict(value) if hasattr(value, "__dataclass_fields__") else value
         for key, value in overrides.items()
     }
-    _merge(values, overrides, "")
+    deep_update(values, overrides)
     return from_dict(IMRNetConfig, values)
 
 
