@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
 from imrkit.errors import ImrkitError
 
 COMMAND_MODULES = (
-    "imrkit.data.commands",  # make-sample, prepare, transcode, inspect
+    "imrkit.data.commands",  # make-sample, prepare, transcode
     "imrkit.models.commands",  # model-stats
-    "imrkit.train.commands",  # pretrain, finetune, evaluate, retrieve, experiment
+    "imrkit.train.commands",  # pretrain, finetune, evaluate, retrieve, experiment, demo
     "imrkit.notebook_runner",  # notebooks
     "imrkit.bench.commands",  # bench loader|model|pmsp|train
 )
@@ -29,8 +28,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        if importlib.util.find_spec(name) is None:  # DEV-ONLY: removed once every area has landed
-            continue
         importlib.import_module(name).register(subparsers)
     return parser
 

@@ -355,16 +355,3 @@ def test_markdown_table_and_save_figure(tmp_path):
     assert isinstance(figure, Figure)
     path = viz.save_figure(figure, tmp_path / "sub" / "figure.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_storage_sizes_measures_the_file_jpegs_and_raw_frames(tmp_path):
-    video = tmp_path / "v.avi"
-    video.write_bytes(b"\0" * 1234)
-    flat = np.full((32, 48, 3), 128, np.uint8)
-    noisy = np.random.default_rng(0).integers(0, 255, (32, 48, 3), dtype=np.uint8)
-    sizes = viz.storage_sizes(video, [flat, noisy])
-    assert sizes["MPEG-4"] == 1234 and sizes["raw RGB"] == 2 * 32 * 48 * 3
-    flat_only = viz.storage_sizes(video, [flat, flat])["JPEG frames"]
-    assert 0 < flat_only < sizes["JPEG frames"]  # noise compresses worse than a flat image
-    with pytest.raises(viz.PlotInputError):
-        viz.storage_sizes(video, [])

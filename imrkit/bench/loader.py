@@ -33,7 +33,7 @@ import numpy as np
 CLIP_GOPS = 5
 CLIP_FRAMES = CLIP_GOPS * 12
 LONG_SIZE = (340, 256)  # CoViAR's frame size (width, height)
-JPEG_SAMPLE_FRAMES = 300  # JPEG size is measured on these many frames and scaled up
+JPEG_SAMPLE_FRAMES = 300  # storage is measured on the first frames, reported per frame
 TARGETS = {
     "read_clip_vs_plain_decode": 1.3,  # at most this many times plain PyAV decode to RGB
     "farneback_vs_read_clip": 20.0,  # Farneback at least this many times slower
@@ -238,20 +238,14 @@ def time_methods(videos: list[Path], start_gops: list[int], args) -> dict[str, f
     return {name: 1000 * value / frames for name, value in seconds.items()}
 
 
-def storage(path: Path, num_frames: int, width: int, height: int) -> dict[str, float]:
-    """Bytes per frame: the MPEG-4 file, JPEG q95 frames (measured on a sample), raw RGB."""
-    import cv2
+def storage(path: Path, num_frames: int) -> dict[str, float]:
+    """Bytes per frame: the MPEG-4 stream, JPEG q95 frames, raw RGB (on the first frames)."""
+    from imrkit.codec.inspect import storage_sizes
 
-    jpeg_bytes, count = 0, min(num_frames, JPEG_SAMPLE_FRAMES)
-    for rgb in synthetic_frames(count, width, height):
-        _, encoded = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
-        jpeg_bytes += len(encoded)
-    per_frame = {
-        "mpeg4": path.stat().st_size / num_frames,
-        "jpeg95": jpeg_bytes / count,
-        "raw_rgb": float(width * height * 3),
-    }
-    return per_frame
+    count = min(num_frames, JPEG_SAMPLE_FRAMES)
+    sizes = storage_sizes(path, max_frames=count, jpeg_quality=95)
+    return {"mpeg4": sizes["MPEG-4"] / count, "jpeg95": sizes["JPEG frames"] / count,
+            "raw_rgb": sizes["raw RGB"] / count}
 
 
 # --------------------------------------------------------------------------- run / report
@@ -310,7 +304,7 @@ def run(args: argparse.Namespace) -> dict:
                           "start_ms": 1000 * access["start"], "end_ms": 1000 * access["end"],
                           "end_vs_start": access["end"] / access["start"],
                           "frames_decoded_at_end": end_clip.num_decoded},
-        "storage_bytes_per_frame": storage(long_video, info.num_frames, width, height),
+        "storage_bytes_per_frame": storage(long_video, info.num_frames),
     }
     from imrkit.bench.commands import machine_info
 

@@ -99,3 +99,46 @@ def inspect_frames(path: str | os.PathLike, start: int = 0, stop: int | None = N
         except av.FFmpegError as error:
             raise CorruptVideoError(path, f"decoding failed after frame {count} ({error})"
                                     ) from None
+
+
+def storage_sizes(path: str | os.PathLike, *, max_frames: int | None = None,
+                  jpeg_quality: int = 95) -> dict[str, int]:
+    """Bytes to store a video's first frames three ways: why imrkit reads compressed video.
+
+    Args:
+        path: any video file.
+        max_frames: measure only the first frames (None: all of them).
+        jpeg_quality: quality of the per-frame JPEG dump that frame-based loaders (CoViAR's
+            preprocessing, most action-recognition pipelines) store instead.
+
+    Returns:
+        ``{"MPEG-4": the N frames' compressed packets (container overhead excluded),
+        "JPEG frames": their JPEGs summed, "raw RGB": N * H * W * 3}``, N being
+        ``max_frames`` or the video's length, whichever is smaller.
+
+    Raises:
+        VideoError: the file cannot be opened or decoding fails.
+    """
+    import cv2
+
+    path = os.fspath(path)
+    sizes = {"MPEG-4": 0, "JPEG frames": 0, "raw RGB": 0}
+    num_frames = 0
+    with open_video(path) as (container, stream):
+        try:
+            for packet in container.demux(stream):
+                if max_frames is not None and num_frames >= max_frames:
+                    break
+                for frame in packet.decode():
+                    bgr = frame.to_ndarray(format="bgr24")
+                    quality = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
+                    _, encoded = cv2.imencode(".jpg", bgr, quality)
+                    num_frames += 1
+                    sizes["JPEG frames"] += int(encoded.size)
+                    sizes["raw RGB"] += bgr.nbytes
+                sizes["MPEG-4"] += packet.size
+        except av.FFmpegError as error:
+            raise CorruptVideoError(path, f"decoding failed ({error})") from None
+    if num_frames == 0:
+        raise CorruptVideoError(path, "no frame could be decoded")
+    return sizes

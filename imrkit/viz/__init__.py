@@ -28,7 +28,6 @@ from imrkit.viz.codec import (
     raw_vs_accumulated,
     residual_image,
     storage_bars,
-    storage_sizes,
 )
 from imrkit.viz.pretext import (
     cell_box,
@@ -71,5 +70,4 @@ __all__ = [
     "retrieval_grid",
     "save_figure",
     "storage_bars",
-    "storage_sizes",
 ]

@@ -10,11 +10,8 @@ Inputs are the arrays of a :class:`imrkit.codec.reader.CompressedClip` (or of
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
-import cv2
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import hsv_to_rgb
@@ -368,35 +365,3 @@ def storage_bars(sizes: Mapping[str, float], *, title: str | None = None) -> Fig
     ax.set_ylabel("bytes (log)")
     ax.set_title(title or "storage of the same frames")
     return figure
-
-
-def storage_sizes(
-    video: str | os.PathLike, frames: Sequence[np.ndarray], *, jpeg_quality: int = 90
-) -> dict[str, int]:
-    """Bytes to store a video's frames three ways, the data of :func:`storage_bars`.
-
-    Args:
-        video: the MPEG-4 file (its size on disk is the first entry).
-        frames: every decoded frame of it, ``H x W x 3`` uint8 RGB.
-        jpeg_quality: quality of the per-frame JPEG dump (CoViAR-style loaders and most
-            frame-based pipelines store frames this way).
-
-    Returns:
-        ``{"MPEG-4": file bytes, "JPEG frames": sum of per-frame JPEGs, "raw RGB": H*W*3 per
-        frame}``.
-    """
-    if not frames:
-        raise PlotInputError(f"{video}: no frames to compare against")
-    jpeg = 0
-    for frame in frames:
-        ok, encoded = cv2.imencode(
-            ".jpg", np.ascontiguousarray(frame[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
-        )
-        if not ok:
-            raise PlotInputError(f"{video}: a {frame.shape} frame could not be JPEG-encoded")
-        jpeg += int(encoded.size)
-    return {
-        "MPEG-4": Path(video).stat().st_size,
-        "JPEG frames": jpeg,
-        "raw RGB": int(sum(frame.nbytes for frame in frames)),
-    }

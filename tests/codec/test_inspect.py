@@ -39,3 +39,22 @@ def test_start_stop_seek(sprite_video):
 def test_public_name():
     assert imrkit.inspect_frames is inspect_frames
     assert imrkit.FrameRecord is FrameRecord
+
+
+def test_storage_sizes_counts_packets_jpegs_and_raw_frames(tmp_path):
+    from imrkit.codec.encode import encode_frames
+    from imrkit.codec.inspect import storage_sizes
+
+    rng = np.random.default_rng(0)
+    flat = [np.full((64, 96, 3), 120, np.uint8)] * 24
+    noisy = [rng.integers(0, 255, (64, 96, 3), dtype=np.uint8) for _ in range(24)]
+    sizes = {name: storage_sizes(encode_frames(frames, tmp_path / f"{name}.mp4"))
+             for name, frames in (("flat", flat), ("noisy", noisy))}
+    assert sizes["flat"]["raw RGB"] == 24 * 64 * 96 * 3
+    assert sizes["flat"]["MPEG-4"] < sizes["flat"]["JPEG frames"] < sizes["flat"]["raw RGB"]
+    # Noise compresses worse than a flat image, in both codecs.
+    assert sizes["noisy"]["JPEG frames"] > sizes["flat"]["JPEG frames"]
+    assert sizes["noisy"]["MPEG-4"] > 10 * sizes["flat"]["MPEG-4"]
+    first = storage_sizes(tmp_path / "noisy.mp4", max_frames=6)
+    assert first["raw RGB"] == 6 * 64 * 96 * 3
+    assert first["MPEG-4"] < sizes["noisy"]["MPEG-4"] / 2
