@@ -111,14 +111,9 @@ def notebooks_dir() -> Path:
 
 def _ensure_sample(root: Path, config) -> Path:
     """Build the sample dataset at ``root`` unless it is already there."""
-    from imrkit.data import sample
+    from imrkit.data.sample import ensure_sample
 
-    ensure = getattr(sample, "ensure_sample", None)
-    if ensure is not None:
-        return Path(ensure(root, config))
-    if (root / "classInd.txt").is_file():
-        return root
-    return Path(sample.make_sample(root, config))
+    return ensure_sample(root, config)
 
 
 def smoke_sample_config():

@@ -1,0 +1,62 @@
+"""Training, evaluation and retrieval (SPEC section 4), on accelerate.
+
+    from imrkit.config import load_config
+    from imrkit.train import PretrainConfig, FinetuneConfig, pretrain, finetune
+    summary = pretrain(load_config(PretrainConfig, "imrkit/configs/pretrain_sample.toml"))
+    config = load_config(FinetuneConfig, "imrkit/configs/finetune_sample.toml",
+                         [f"pretrained={summary.run_dir}"])
+    result = finetune(config)
+
+Names are imported lazily (PEP 562) so that ``imrkit --help`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "PretrainConfig": "imrkit.train.config",
+    "FinetuneConfig": "imrkit.train.config",
+    "ModelConfig": "imrkit.train.config",
+    "PretextConfig": "imrkit.train.config",
+    "OptimConfig": "imrkit.train.config",
+    "RunConfig": "imrkit.train.config",
+    "EvalConfig": "imrkit.train.config",
+    "DatasetConfig": "imrkit.data.dataset",
+    "pretrain": "imrkit.train.pretrain",
+    "finetune": "imrkit.train.finetune",
+    "RunSummary": "imrkit.train.summary",
+    "read_history": "imrkit.train.metrics_log",
+    "TrainingError": "imrkit.train.engine",
+    "DivergedError": "imrkit.train.engine",
+    "list_checkpoints": "imrkit.train.checkpoints",
+    "EvalResult": "imrkit.train.evaluate",
+    "evaluate": "imrkit.train.evaluate",
+    "summarize": "imrkit.train.evaluate",
+    "plot_confusion": "imrkit.train.evaluate",
+    "Embeddings": "imrkit.train.retrieval",
+    "RetrievalResult": "imrkit.train.retrieval",
+    "compute_embeddings": "imrkit.train.retrieval",
+    "retrieval_recall": "imrkit.train.retrieval",
+    "nearest_neighbours": "imrkit.train.retrieval",
+    "retrieve": "imrkit.train.retrieval",
+    "predict_pmsp": "imrkit.train.pmsp_predict",
+    "ExperimentConfig": "imrkit.train.experiment",
+    "run_experiment": "imrkit.train.experiment",
+    "warmup_cosine": "imrkit.train.schedule",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'imrkit.train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

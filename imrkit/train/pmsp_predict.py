@@ -1,0 +1,73 @@
+"""What a PMSP-pretrained network predicts for one clip (for notebook 03).
+
+``predict_pmsp(run_dir, sample)`` rebuilds the pretext module of a pretraining run (backbone
+and heads, from ``pretext.safetensors``) and returns, for every pyramid level r = (s, t),
+the predicted cell of each of the t windows: the argmax of the level's head, to compare
+with the labels of :func:`imrkit.pmsp_labels` (Algorithm 1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from imrkit.errors import ConfigError
+from imrkit.train.summary import PRETEXT_WEIGHTS, read_run_config
+
+
+def load_pretext(run_dir: str | Path, *, device: str | torch.device = "cpu") -> nn.Module:
+    """The pretext module (backbone + heads) a pretraining run saved, in eval mode."""
+    from safetensors.torch import load_file
+
+    from imrkit.config import from_dict
+    from imrkit.train.config import PretrainConfig
+    from imrkit.train.pretrain import build_pretext_model
+
+    run_dir = Path(run_dir)
+    weights = run_dir / PRETEXT_WEIGHTS
+    if not weights.is_file():
+        raise ConfigError(f"{weights}: not found (is {run_dir} a finished pretraining run?)")
+    config = from_dict(PretrainConfig, read_run_config(run_dir))
+    pretext = build_pretext_model(config)
+    pretext.load_state_dict(load_file(str(weights), device="cpu"))
+    return pretext.to(device).eval()
+
+
+def _pmsp_heads(pretext: nn.Module) -> nn.Module:
+    for name in ("pmsp_heads", "heads"):
+        heads = getattr(pretext, name, None)
+        if heads is not None and hasattr(heads, "levels"):
+            return heads
+    raise ConfigError(f"{type(pretext).__name__} has no PMSP heads (pretext without PMSP?)")
+
+
+@torch.no_grad()
+def predict_pmsp(
+    pretext_or_run_dir: nn.Module | str | Path, sample: dict[str, torch.Tensor]
+) -> dict[tuple[int, int], np.ndarray]:
+    """Predicted PMSP cells of a clip: {(s, t): int array (t,)} (or (B, t) for a batch).
+
+    Args:
+        pretext_or_run_dir: a PMSP or PMSP+CTP module, or a pretraining run folder.
+        sample: a dataset sample (``"iframes"`` 3 x T x S x S, ``"motion"``,
+            ``"residual"``) or a batch of them (leading B axis).
+    """
+    pretext = pretext_or_run_dir
+    if not isinstance(pretext, nn.Module):
+        pretext = load_pretext(pretext)
+    heads = _pmsp_heads(pretext)
+    device = next(pretext.parameters()).device
+    streams = [torch.as_tensor(sample[k]).to(device) for k in ("iframes", "motion", "residual")]
+    single = streams[0].ndim == 4
+    if single:
+        streams = [s.unsqueeze(0) for s in streams]
+    was_training = pretext.training
+    pretext.eval()
+    features = pretext.backbone.forward_features(*streams)
+    logits = heads(features, streams[0].shape[2])  # {(s, t): B x t x s^2}
+    pretext.train(was_training)
+    cells = {level: value.argmax(dim=-1).cpu().numpy() for level, value in logits.items()}
+    return {level: value[0] if single else value for level, value in cells.items()}
