@@ -6,7 +6,7 @@ reader-only script never pays for importing torch.
 
 from __future__ import annotations
 
-import importlib
+from imrkit._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -45,17 +45,4 @@ _EXPORTS = {
     "build_pretext": "imrkit.pretext",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'imrkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, ("__version__",))

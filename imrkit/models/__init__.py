@@ -7,7 +7,7 @@ command line can read presets and modes without importing torch.
 
 from __future__ import annotations
 
-import importlib
+from imrkit._lazy import lazy_exports
 
 _EXPORTS = {
     "build_model": "imrkit.models.builder",
@@ -27,17 +27,4 @@ _EXPORTS = {
     "model_stats": "imrkit.models.stats",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'imrkit.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -12,7 +12,7 @@ Names are imported lazily (PEP 562) so that ``imrkit --help`` does not import to
 
 from __future__ import annotations
 
-import importlib
+from imrkit._lazy import lazy_exports
 
 _EXPORTS = {
     "PretrainConfig": "imrkit.train.config",
@@ -46,17 +46,4 @@ _EXPORTS = {
     "warmup_cosine": "imrkit.train.schedule",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'imrkit.train' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
