@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from imrkit.data.processes import fresh_process_context
 from imrkit.data.splits import VideoSplit, read_split
 from imrkit.errors import VideoError
 from imrkit.transforms import TransformConfig, eval_transform, test_views, train_transform
@@ -338,8 +339,10 @@ def make_loader(
 ) -> DataLoader:
     """A DataLoader over ``dataset`` with an :class:`EpochSampler` (``loader.sampler``).
 
-    Workers are persistent (decoded-video caches survive epochs) and get a ``timeout`` so a
-    stuck decode fails loudly instead of hanging. The loader has its own generator, so
+    Workers are persistent (decoded-video caches survive epochs), start from a fresh
+    interpreter (a forked worker can deadlock in OpenCV's or OpenMP's thread pool once the
+    parent has used it: seen in the test suite) and get a ``timeout`` so a stuck decode fails
+    loudly instead of hanging. The loader has its own generator, so
     creating its iterator never draws from the global torch generator (which would make a
     resumed run's random stream differ from an uninterrupted one).
     """
@@ -352,6 +355,7 @@ def make_loader(
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
         timeout=timeout_s if num_workers > 0 else 0,
+        multiprocessing_context=fresh_process_context() if num_workers > 0 else None,
         drop_last=drop_last,
         generator=torch.Generator().manual_seed(seed),
     )

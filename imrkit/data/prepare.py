@@ -15,7 +15,6 @@ and annotation files. :func:`prepare_dataset` mirrors that tree into ``dst_dir``
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imrkit.codec.transcode import OUTPUT_EXTENSIONS, TranscodeConfig, transcode
+from imrkit.data.processes import fresh_process_context
 from imrkit.errors import ConfigError, ImrkitError, VideoError
 
 VIDEO_EXTENSIONS = frozenset({
@@ -106,16 +106,12 @@ def available_cpus() -> int:
 def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A process pool whose workers do not inherit this process's threads.
 
-    Forking a process that has already run OpenCV, PyAV or PyTorch threads can deadlock the
-    child (their thread pools do not survive ``fork``), so workers start from a fresh
-    interpreter: ``forkserver`` where available, ``spawn`` elsewhere. As with any such
-    pool, a script using it needs the ``if __name__ == "__main__":`` guard.
+    Workers start from a fresh interpreter (see :func:`fresh_process_context`): as with any
+    such pool, a script using it needs the ``if __name__ == "__main__":`` guard.
 
     On Ctrl-C or an error, jobs not yet started are cancelled rather than run to the end.
     """
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=fresh_process_context())
     try:
         yield pool
     except BaseException:
