@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from imrkit.errors import ImrkitError
+from imrkit.errors import ShapeError
 from imrkit.models.config import PATHWAYS, IMRNetConfig, PathwayConfig
 from imrkit.models.connections import (
     StageFusion,
@@ -32,7 +32,7 @@ from imrkit.models.connections import (
 from imrkit.models.resnet import create_pathway
 
 
-class InputShapeError(ImrkitError, ValueError):
+class InputShapeError(ShapeError):
     """The tensors given to IMRNet do not have the layout it needs."""
 
 
