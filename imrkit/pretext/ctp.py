@@ -104,6 +104,24 @@ def correspondence_plan(
     return source, gop_order
 
 
+def describe_plan(source: torch.Tensor, gop_order: torch.Tensor) -> dict[str, bool]:
+    """What a :func:`correspondence_plan` does to every clip of a batch, for checking it.
+
+    Returns:
+        ``{"own clip": every clip keeps its own P streams, "other clip": every clip gets
+        another clip's, "identity order": no GOP moved, "rotation": every order is a cyclic
+        shift (the identity included)}``.
+    """
+    own = source == torch.arange(len(source))
+    num_gops = gop_order.shape[1]
+    return {
+        "own clip": bool(own.all()),
+        "other clip": bool((~own).all()),
+        "identity order": bool((gop_order == torch.arange(num_gops)).all()),
+        "rotation": all(is_rotation(order) for order in gop_order),
+    }
+
+
 def rearrange_gops(
     stream: torch.Tensor, source: torch.Tensor, gop_order: torch.Tensor
 ) -> torch.Tensor:

@@ -147,3 +147,18 @@ def test_ctp_module_loss_and_gradients(fake_backbone, make_batch):
         output.loss.backward()
         assert pretext.backbone.convs["motion"].weight.grad is not None
         assert pretext.head[0].weight.grad.abs().sum() > 0
+
+
+def test_describe_plan_tells_each_transform_apart():
+    from imrkit.pretext.ctp import SHIFT, SHUFFLE, correspondence_plan, describe_plan
+
+    generator = torch.Generator().manual_seed(0)
+    described = {
+        label: describe_plan(*correspondence_plan(torch.full((6,), label), 5, generator))
+        for label in range(4)
+    }
+    assert described[0] == {"own clip": True, "other clip": False, "identity order": True,
+                            "rotation": True}
+    assert described[1]["other clip"] and described[1]["identity order"]
+    assert described[SHUFFLE]["own clip"] and not described[SHUFFLE]["rotation"]
+    assert described[SHIFT]["rotation"] and not described[SHIFT]["identity order"]
