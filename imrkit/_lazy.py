@@ -11,8 +11,9 @@ import importlib
 from collections.abc import Callable, Mapping
 
 
-def lazy_exports(package: str, exports: Mapping[str, str], extra: tuple[str, ...] = ()
-                 ) -> tuple[Callable[[str], object], Callable[[], list[str]], list[str]]:
+def lazy_exports(
+    package: str, exports: Mapping[str, str], extra: tuple[str, ...] = ()
+) -> tuple[Callable[[str], object], Callable[[], list[str]], list[str]]:
     """Return ``(__getattr__, __dir__, __all__)`` for ``package`` exporting ``exports``."""
     names = sorted(exports) + list(extra)
     namespace = importlib.import_module(package).__dict__

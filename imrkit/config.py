@@ -157,9 +157,7 @@ def deep_update(base: dict, update: dict, where: str = "") -> None:
     """
     for key, value in update.items():
         if key not in base:
-            raise ConfigError(
-                f"{where}{key}: unknown key; known: {', '.join(sorted(base))}"
-            )
+            raise ConfigError(f"{where}{key}: unknown key; known: {', '.join(sorted(base))}")
         if isinstance(base[key], dict) and isinstance(value, dict):
             deep_update(base[key], value, f"{where}{key}.")
         else:

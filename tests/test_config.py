@@ -53,7 +53,7 @@ def test_int_promotes_to_float_but_not_the_reverse():
 
 def test_file_then_overrides(tmp_path):
     path = tmp_path / "run.toml"
-    path.write_text('epochs = 7\n[optim]\nlr = 0.5\n')
+    path.write_text("epochs = 7\n[optim]\nlr = 0.5\n")
     config = load_config(Run, path, ["optim.lr=0.25"])
     assert (config.epochs, config.optim.lr, config.optim.milestones) == (7, 0.25, (10, 20))
     path.write_text("[optim]\nwarmup = 1\n")

@@ -42,25 +42,42 @@ TARGETS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, default=None,
-                        help="a prepared dataset folder (default: a sample dataset in the cache)")
-    parser.add_argument("--cache", type=Path,
-                        default=Path("~/.cache/imrkit/bench").expanduser(),
-                        help="where generated benchmark videos are kept (default %(default)s)")
-    parser.add_argument("--long-minutes", type=float, default=10.0,
-                        help="length of the generated 340x256 video (default %(default)s)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="a prepared dataset folder (default: a sample dataset in the cache)",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path("~/.cache/imrkit/bench").expanduser(),
+        help="where generated benchmark videos are kept (default %(default)s)",
+    )
+    parser.add_argument(
+        "--long-minutes",
+        type=float,
+        default=10.0,
+        help="length of the generated 340x256 video (default %(default)s)",
+    )
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per method")
-    parser.add_argument("--flow-repeats", type=int, default=2,
-                        help="timed runs of the (slow) optical flow methods")
-    parser.add_argument("--sample-videos", type=int, default=8,
-                        help="videos of the dataset to read (default %(default)s)")
+    parser.add_argument(
+        "--flow-repeats", type=int, default=2, help="timed runs of the (slow) optical flow methods"
+    )
+    parser.add_argument(
+        "--sample-videos",
+        type=int,
+        default=8,
+        help="videos of the dataset to read (default %(default)s)",
+    )
 
 
 # --------------------------------------------------------------------------- test videos
 
 
-def synthetic_frames(num_frames: int, width: int, height: int, seed: int = 0
-                     ) -> Iterator[np.ndarray]:
+def synthetic_frames(
+    num_frames: int, width: int, height: int, seed: int = 0
+) -> Iterator[np.ndarray]:
     """A camera panning over a textured scene with two moving textured objects (RGB).
 
     Smooth colour with fine luma detail, speeds up to ~3 px/frame: content the encoder's
@@ -72,8 +89,11 @@ def synthetic_frames(num_frames: int, width: int, height: int, seed: int = 0
     scene_h, scene_w = 2 * height, 3 * width
 
     def texture(h, w):
-        blobs = cv2.resize(rng.uniform(0, 255, (h // 24 + 2, w // 24 + 2, 3)).astype(np.uint8),
-                           (w, h), interpolation=cv2.INTER_CUBIC).astype(np.int16)
+        blobs = cv2.resize(
+            rng.uniform(0, 255, (h // 24 + 2, w // 24 + 2, 3)).astype(np.uint8),
+            (w, h),
+            interpolation=cv2.INTER_CUBIC,
+        ).astype(np.int16)
         grain = cv2.GaussianBlur(rng.integers(-40, 40, (h, w), dtype=np.int16), (3, 3), 0)
         return np.clip(blobs + grain[..., None], 0, 255).astype(np.uint8)
 
@@ -82,13 +102,13 @@ def synthetic_frames(num_frames: int, width: int, height: int, seed: int = 0
     for t in range(num_frames):
         x = int(round(width * (1 + 0.9 * np.sin(2 * np.pi * t / 600))))
         y = int(round(height / 2 * (1 + 0.9 * np.sin(2 * np.pi * t / 900))))
-        frame = scene[y:y + height, x:x + width].copy()
+        frame = scene[y : y + height, x : x + width].copy()
         for number, sprite in enumerate(objects):
             h, w = sprite.shape[:2]
             phase = 2 * np.pi * t / (170 + 60 * number)
             top = int((height - h) * (0.5 + 0.45 * np.sin(phase * 1.3 + number)))
             left = int((width - w) * (0.5 + 0.45 * np.cos(phase)))
-            frame[top:top + h, left:left + w] = sprite
+            frame[top : top + h, left : left + w] = sprite
         yield frame
 
 
@@ -99,11 +119,17 @@ def cached_video(cache: Path, name: str, num_frames: int, width: int, height: in
     path = cache / name
     if not path.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        print(f"[bench loader] generating {path} ({num_frames} frames, {width}x{height}); "
-              "done once, then cached", file=sys.stderr)
+        print(
+            f"[bench loader] generating {path} ({num_frames} frames, {width}x{height}); "
+            "done once, then cached",
+            file=sys.stderr,
+        )
         partial = path.with_suffix(".part" + path.suffix)
-        encode_frames(synthetic_frames(num_frames, width, height), partial,
-                      container_format=path.suffix.lstrip("."))
+        encode_frames(
+            synthetic_frames(num_frames, width, height),
+            partial,
+            container_format=path.suffix.lstrip("."),
+        )
         partial.rename(path)
     return path
 
@@ -119,7 +145,8 @@ def dataset_videos(args: argparse.Namespace) -> tuple[str, list[Path]]:
             from imrkit.data.sample import SampleConfig, make_sample
         except ImportError:
             return "generated 160x128 video", [
-                cached_video(args.cache, "short_160x128.avi", 7 * 12, 160, 128)]
+                cached_video(args.cache, "short_160x128.avi", 7 * 12, 160, 128)
+            ]
         if not (root / "classInd.txt").exists():
             make_sample(root, SampleConfig(videos_per_class=2, workers=1))
         source = "sample dataset (imrkit make-sample defaults, 2 videos per class)"
@@ -142,8 +169,12 @@ def _open_at(path: Path, start_gop: int):
     stream = container.streams.video[0]
     stream.codec_context.thread_count = 1
     if start_gop:
-        container.seek(StreamTiming.of(stream).pts(start_gop * 12), backward=True,
-                       any_frame=False, stream=stream)
+        container.seek(
+            StreamTiming.of(stream).pts(start_gop * 12),
+            backward=True,
+            any_frame=False,
+            stream=stream,
+        )
     return container, stream
 
 
@@ -170,14 +201,15 @@ def optical_flow(path: Path, start_gop: int, method: str) -> list:
     import cv2
 
     if method == "farneback":
+
         def flow(previous, current):
-            return cv2.calcOpticalFlowFarneback(previous, current, None, 0.5, 3, 15, 3, 5,
-                                                1.2, 0)
+            return cv2.calcOpticalFlowFarneback(previous, current, None, 0.5, 3, 15, 3, 5, 1.2, 0)
     else:
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
 
         def flow(previous, current):
             return dis.calc(previous, current, None)
+
     flows, previous = [], None
     container, stream = _open_at(path, start_gop)
     with container:
@@ -192,8 +224,9 @@ def optical_flow(path: Path, start_gop: int, method: str) -> list:
     return flows
 
 
-def best_times(methods: dict[str, Callable[[], object]], repeats: dict[str, int]
-               ) -> dict[str, float]:
+def best_times(
+    methods: dict[str, Callable[[], object]], repeats: dict[str, int]
+) -> dict[str, float]:
     """Best CPU time (s) of each method, runs interleaved so load hits all alike.
 
     CPU time (``time.process_time``) rather than wall time: everything runs on one thread,
@@ -223,16 +256,19 @@ def time_methods(videos: list[Path], start_gops: list[int], args) -> dict[str, f
         "pyav_rgb": each(plain_decode),
         "pyav_rgb_reused": each(plain_decode, reuse_reformatter=True),
         "read_clip": lambda: [read_clip(path, gop, CLIP_GOPS) for path, gop in pairs],
-        "read_clip_accumulate": lambda: [read_clip(path, gop, CLIP_GOPS, accumulate=True)
-                                         for path, gop in pairs],
+        "read_clip_accumulate": lambda: [
+            read_clip(path, gop, CLIP_GOPS, accumulate=True) for path, gop in pairs
+        ],
         "farneback": each(optical_flow, method="farneback"),
         "dis": each(optical_flow, method="dis"),
     }
     for method in methods.values():  # warm up: imports, caches, the page cache
         if method is not methods["farneback"]:
             method()
-    repeats = {name: args.flow_repeats if name in ("farneback", "dis") else args.repeats
-               for name in methods}
+    repeats = {
+        name: args.flow_repeats if name in ("farneback", "dis") else args.repeats
+        for name in methods
+    }
     seconds = best_times(methods, repeats)
     frames = CLIP_FRAMES * len(pairs)
     return {name: 1000 * value / frames for name, value in seconds.items()}
@@ -244,8 +280,11 @@ def storage(path: Path, num_frames: int) -> dict[str, float]:
 
     count = min(num_frames, JPEG_SAMPLE_FRAMES)
     sizes = storage_sizes(path, max_frames=count, jpeg_quality=95)
-    return {"mpeg4": sizes["MPEG-4"] / count, "jpeg95": sizes["JPEG frames"] / count,
-            "raw_rgb": sizes["raw RGB"] / count}
+    return {
+        "mpeg4": sizes["MPEG-4"] / count,
+        "jpeg95": sizes["JPEG frames"] / count,
+        "raw_rgb": sizes["raw RGB"] / count,
+    }
 
 
 # --------------------------------------------------------------------------- run / report
@@ -277,9 +316,12 @@ def run(args: argparse.Namespace) -> dict:
     from imrkit.codec.reader import read_clip
 
     access = best_times(
-        {"start": lambda: read_clip(long_video, 0, CLIP_GOPS),
-         "end": lambda: read_clip(long_video, last_start, CLIP_GOPS)},
-        {"start": args.repeats, "end": args.repeats})
+        {
+            "start": lambda: read_clip(long_video, 0, CLIP_GOPS),
+            "end": lambda: read_clip(long_video, last_start, CLIP_GOPS),
+        },
+        {"start": args.repeats, "end": args.repeats},
+    )
     end_clip = read_clip(long_video, last_start, CLIP_GOPS)
     sample_info = probe(videos[0])
 
@@ -292,32 +334,54 @@ def run(args: argparse.Namespace) -> dict:
         }
 
     result = {
-        "settings": {"threads": 1, "repeats": args.repeats, "flow_repeats": args.flow_repeats,
-                     "clip_frames": CLIP_FRAMES},
-        "sample": {"source": source, "videos": len(videos),
-                   "size": f"{sample_info.width}x{sample_info.height}",
-                   "ms_per_frame": sample, "ratios": ratios(sample)},
-        "long": {"path": str(long_video), "size": f"{width}x{height}", "frames": info.num_frames,
-                 "minutes": info.num_frames / info.fps / 60,
-                 "ms_per_frame": long_start, "ratios": ratios(long_start)},
-        "random_access": {"start_gop": 0, "end_gop": last_start,
-                          "start_ms": 1000 * access["start"], "end_ms": 1000 * access["end"],
-                          "end_vs_start": access["end"] / access["start"],
-                          "frames_decoded_at_end": end_clip.num_decoded},
+        "settings": {
+            "threads": 1,
+            "repeats": args.repeats,
+            "flow_repeats": args.flow_repeats,
+            "clip_frames": CLIP_FRAMES,
+        },
+        "sample": {
+            "source": source,
+            "videos": len(videos),
+            "size": f"{sample_info.width}x{sample_info.height}",
+            "ms_per_frame": sample,
+            "ratios": ratios(sample),
+        },
+        "long": {
+            "path": str(long_video),
+            "size": f"{width}x{height}",
+            "frames": info.num_frames,
+            "minutes": info.num_frames / info.fps / 60,
+            "ms_per_frame": long_start,
+            "ratios": ratios(long_start),
+        },
+        "random_access": {
+            "start_gop": 0,
+            "end_gop": last_start,
+            "start_ms": 1000 * access["start"],
+            "end_ms": 1000 * access["end"],
+            "end_vs_start": access["end"] / access["start"],
+            "frames_decoded_at_end": end_clip.num_decoded,
+        },
         "storage_bytes_per_frame": storage(long_video, info.num_frames),
     }
     from imrkit.bench.commands import machine_info
 
     result["machine"] = {**machine_info(), "threads": 1}  # what this benchmark used
     result["targets"] = {
-        "read_clip_vs_plain_decode (<= 1.3, vs pyav_rgb, 340x256)":
-            result["long"]["ratios"]["read_clip_vs_pyav_rgb"] <= 1.3,
-        "read_clip_vs_plain_decode (<= 1.3, vs pyav_rgb_reused, 340x256)":
-            result["long"]["ratios"]["read_clip_vs_pyav_rgb_reused"] <= 1.3,
-        "farneback_vs_read_clip (>= 20, 340x256)":
-            result["long"]["ratios"]["farneback_vs_read_clip"] >= 20,
-        "end_vs_start_of_long_video (<= 1.2)":
-            result["random_access"]["end_vs_start"] <= 1.2,
+        "read_clip_vs_plain_decode (<= 1.3, vs pyav_rgb, 340x256)": result["long"]["ratios"][
+            "read_clip_vs_pyav_rgb"
+        ]
+        <= 1.3,
+        "read_clip_vs_plain_decode (<= 1.3, vs pyav_rgb_reused, 340x256)": result["long"]["ratios"][
+            "read_clip_vs_pyav_rgb_reused"
+        ]
+        <= 1.3,
+        "farneback_vs_read_clip (>= 20, 340x256)": result["long"]["ratios"][
+            "farneback_vs_read_clip"
+        ]
+        >= 20,
+        "end_vs_start_of_long_video (<= 1.2)": result["random_access"]["end_vs_start"] <= 1.2,
     }
     return result
 
@@ -333,16 +397,25 @@ def format_report(result: dict) -> str:
             lines.append(f"  {name:22s} {value:9.3f}")
         lines += [f"  {name}: {value:.2f}x" for name, value in part["ratios"].items()] + [""]
     access = result["random_access"]
-    lines += [f"random access on {result['long']['minutes']:.1f} min: clip at GOP 0 "
-              f"{access['start_ms']:.1f} ms, at GOP {access['end_gop']} {access['end_ms']:.1f} "
-              f"ms ({access['end_vs_start']:.2f}x; {access['frames_decoded_at_end']} frames "
-              "decoded)", ""]
+    lines += [
+        f"random access on {result['long']['minutes']:.1f} min: clip at GOP 0 "
+        f"{access['start_ms']:.1f} ms, at GOP {access['end_gop']} {access['end_ms']:.1f} "
+        f"ms ({access['end_vs_start']:.2f}x; {access['frames_decoded_at_end']} frames "
+        "decoded)",
+        "",
+    ]
     store = result["storage_bytes_per_frame"]
-    lines += ["storage per 340x256 frame: " + ", ".join(
-        f"{name} {value / 1024:.1f} KiB ({store['raw_rgb'] / value:.0f}x smaller than raw)"
-        for name, value in store.items()), ""]
-    lines += ["targets:"] + [f"  {'met ' if ok else 'MISSED'} {name}"
-                             for name, ok in result["targets"].items()]
+    lines += [
+        "storage per 340x256 frame: "
+        + ", ".join(
+            f"{name} {value / 1024:.1f} KiB ({store['raw_rgb'] / value:.0f}x smaller than raw)"
+            for name, value in store.items()
+        ),
+        "",
+    ]
+    lines += ["targets:"] + [
+        f"  {'met ' if ok else 'MISSED'} {name}" for name, ok in result["targets"].items()
+    ]
     if "machine" in result:
         lines.append(f"machine: {result['machine']}")
     return "\n".join(lines)

@@ -42,8 +42,9 @@ def looks_like_container(path: str | os.PathLike) -> bool:
         head = handle.read(189)
     if head[:1] == head[188:189] == b"\x47":  # MPEG-TS: a sync byte every 188 bytes
         return True
-    return any(head[offset:offset + len(magic)] == magic
-               for offset, magic in _CONTAINER_SIGNATURES)
+    return any(
+        head[offset : offset + len(magic)] == magic for offset, magic in _CONTAINER_SIGNATURES
+    )
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,9 @@ class StreamTiming:
 
 
 @contextlib.contextmanager
-def open_video(path: str | os.PathLike) -> Iterator[tuple[av.container.InputContainer,
-                                                          av.video.stream.VideoStream]]:
+def open_video(
+    path: str | os.PathLike,
+) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
     """Open a file's first video stream; always closes the container.
 
     Yields:

@@ -42,8 +42,12 @@ class EncodeConfig:
     quarter_pel: bool = False
 
 
-def open_encoder(container: av.container.OutputContainer, width: int, height: int,
-                 config: EncodeConfig = EncodeConfig()) -> av.video.stream.VideoStream:
+def open_encoder(
+    container: av.container.OutputContainer,
+    width: int,
+    height: int,
+    config: EncodeConfig = EncodeConfig(),
+) -> av.video.stream.VideoStream:
     """Add an MPEG-4 Part 2 stream with imrkit's settings to an open output container."""
     if width % 2 or height % 2:
         raise ValueError(f"yuv420p needs even frame sizes, got {width}x{height}")
@@ -73,9 +77,13 @@ def open_encoder(container: av.container.OutputContainer, width: int, height: in
     return stream
 
 
-def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike,
-                  config: EncodeConfig = EncodeConfig(), *,
-                  container_format: str | None = None) -> Path:
+def encode_frames(
+    frames: Iterable[np.ndarray],
+    path: str | os.PathLike,
+    config: EncodeConfig = EncodeConfig(),
+    *,
+    container_format: str | None = None,
+) -> Path:
     """Encode RGB uint8 frames (H x W x 3 each) to an MPEG-4 Part 2 ``.mp4``/``.avi`` file.
 
     Args:

@@ -54,8 +54,9 @@ class FrameRecord:
     rgb: np.ndarray
 
 
-def inspect_frames(path: str | os.PathLike, start: int = 0, stop: int | None = None
-                   ) -> Iterator[FrameRecord]:
+def inspect_frames(
+    path: str | os.PathLike, start: int = 0, stop: int | None = None
+) -> Iterator[FrameRecord]:
     """Yield a :class:`FrameRecord` for each frame ``start <= index < stop``.
 
     Args:
@@ -75,8 +76,7 @@ def inspect_frames(path: str | os.PathLike, start: int = 0, stop: int | None = N
         previous = None
         try:
             if start > 0:
-                container.seek(timing.pts(start), backward=True, any_frame=False,
-                               stream=stream)
+                container.seek(timing.pts(start), backward=True, any_frame=False, stream=stream)
             count = -1
             for frame in container.decode(stream):
                 count = timing.index(frame.pts) if frame.pts is not None else count + 1
@@ -97,12 +97,14 @@ def inspect_frames(path: str | os.PathLike, start: int = 0, stop: int | None = N
                     yield FrameRecord(count, kind, vectors, motion.dense(), res, rgb)
                 previous = rgb
         except av.FFmpegError as error:
-            raise CorruptVideoError(path, f"decoding failed after frame {count} ({error})"
-                                    ) from None
+            raise CorruptVideoError(
+                path, f"decoding failed after frame {count} ({error})"
+            ) from None
 
 
-def storage_sizes(path: str | os.PathLike, *, max_frames: int | None = None,
-                  jpeg_quality: int = 95) -> dict[str, int]:
+def storage_sizes(
+    path: str | os.PathLike, *, max_frames: int | None = None, jpeg_quality: int = 95
+) -> dict[str, int]:
     """Bytes to store a video's first frames three ways: why imrkit reads compressed video.
 
     Args:

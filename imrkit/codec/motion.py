@@ -28,14 +28,27 @@ import numpy as np
 
 # PyAV's record for one block (``MotionVectors.to_ndarray()``), spelled out so code and
 # tests can build vectors without a decoder.
-MOTION_VECTOR_DTYPE = np.dtype({
-    "names": ["source", "w", "h", "src_x", "src_y", "dst_x", "dst_y", "flags",
-              "motion_x", "motion_y", "motion_scale"],
-    "formats": ["<i4", "u1", "u1", "<i2", "<i2", "<i2", "<i2", "<u8", "<i4", "<i4", "<u2"],
-    "offsets": [0, 4, 5, 6, 8, 10, 12, 16, 24, 28, 32],
-    "itemsize": 40,
-    "aligned": True,
-})
+MOTION_VECTOR_DTYPE = np.dtype(
+    {
+        "names": [
+            "source",
+            "w",
+            "h",
+            "src_x",
+            "src_y",
+            "dst_x",
+            "dst_y",
+            "flags",
+            "motion_x",
+            "motion_y",
+            "motion_scale",
+        ],
+        "formats": ["<i4", "u1", "u1", "<i2", "<i2", "<i2", "<i2", "<u8", "<i4", "<i4", "<u2"],
+        "offsets": [0, 4, 5, 6, 8, 10, 12, 16, 24, 28, 32],
+        "itemsize": 40,
+        "aligned": True,
+    }
+)
 
 # Cell of a frame without vectors (any size works for all-zero motion).
 DEFAULT_CELL = 16
@@ -98,9 +111,9 @@ def expand_cells(grid: np.ndarray, cell: int, out: np.ndarray) -> np.ndarray:
     height, width = out.shape
     strips = np.take(grid, column_cells(width, cell), axis=1)  # Hc x W
     full = height // cell
-    out[:full * cell].reshape(full, cell, width)[...] = strips[:full, None, :]
+    out[: full * cell].reshape(full, cell, width)[...] = strips[:full, None, :]
     if height % cell:
-        out[full * cell:] = strips[full]
+        out[full * cell :] = strips[full]
     return out
 
 
@@ -199,8 +212,10 @@ class PaddedIndex:
         up (a nearest-pixel read) and clamped so each cell's window stays in the padding.
         """
         if motion.cell > self.pad:
-            raise ValueError(f"motion cells of {motion.cell} px need a padding of at least "
-                             f"{motion.cell}, not {self.pad}")
+            raise ValueError(
+                f"motion cells of {motion.cell} px need a padding of at least "
+                f"{motion.cell}, not {self.pad}"
+            )
         offsets = np.floor(0.5 - motion.displacement).astype(np.int64)
         lowest, highest = self._offset_bounds(motion.cell, offsets.shape[:2])
         np.maximum(offsets, lowest, out=offsets)
@@ -216,11 +231,15 @@ class PaddedIndex:
             first_col = np.arange(grid_w)[None, :] * cell
             last_row = np.minimum(first_row + cell, self.height) - 1
             last_col = np.minimum(first_col + cell, self.width) - 1
-            lowest = np.stack(np.broadcast_arrays(-self.pad - first_col, -self.pad - first_row),
-                              axis=-1)
-            highest = np.stack(np.broadcast_arrays(self.width - 1 + self.pad - last_col,
-                                                   self.height - 1 + self.pad - last_row),
-                               axis=-1)
+            lowest = np.stack(
+                np.broadcast_arrays(-self.pad - first_col, -self.pad - first_row), axis=-1
+            )
+            highest = np.stack(
+                np.broadcast_arrays(
+                    self.width - 1 + self.pad - last_col, self.height - 1 + self.pad - last_row
+                ),
+                axis=-1,
+            )
             self._bounds[key] = (lowest, highest)  # Hc x Wc x 2 each
         return self._bounds[key]
 
@@ -239,10 +258,13 @@ class PaddedIndex:
         # Offsets expanded along x once per cell row, added to every pixel row of it.
         strips = np.take(flat, column_cells(width, cell), axis=1)  # Hc x W
         full = height // cell
-        np.add(self.own_index[:full * cell].reshape(full, cell, width), strips[:full, None, :],
-               out=self.index[:full * cell].reshape(full, cell, width))
+        np.add(
+            self.own_index[: full * cell].reshape(full, cell, width),
+            strips[:full, None, :],
+            out=self.index[: full * cell].reshape(full, cell, width),
+        )
         if height % cell:
-            np.add(self.own_index[full * cell:], strips[full], out=self.index[full * cell:])
+            np.add(self.own_index[full * cell :], strips[full], out=self.index[full * cell :])
         return self.index
 
 
@@ -270,10 +292,13 @@ class MotionAccumulator:
         self.indexer = PaddedIndex(height, width, pad)
         # (x, y) pairs, viewed as one float64 per pixel for the gathers.
         self._maps = [np.empty((*self.indexer.padded_shape, 2), np.float32) for _ in range(2)]
-        self._grid = np.stack(np.meshgrid(np.arange(width, dtype=np.float32),
-                                          np.arange(height, dtype=np.float32)), axis=-1)
-        self._overshoot = np.concatenate([np.arange(-pad, 0), np.arange(1, pad + 1)]
-                                         ).astype(np.float32)
+        self._grid = np.stack(
+            np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)),
+            axis=-1,
+        )
+        self._overshoot = np.concatenate([np.arange(-pad, 0), np.arange(1, pad + 1)]).astype(
+            np.float32
+        )
         self._fraction = np.empty((height, width, 2), np.float32)
         self.reset()
 
@@ -281,7 +306,7 @@ class MotionAccumulator:
     def source(self) -> np.ndarray:
         """Traced source position of each pixel in the I-frame, float32 (H x W x 2) (x, y)."""
         pad = self.pad
-        return self._maps[0][pad:pad + self.height, pad:pad + self.width]
+        return self._maps[0][pad : pad + self.height, pad : pad + self.width]
 
     def reset(self) -> None:
         """Start a new GOP: every pixel of the I-frame is its own source."""
@@ -294,13 +319,14 @@ class MotionAccumulator:
         index = self.indexer.source_index(offsets, motion.cell)
         previous, current = self._maps
         pad, height, width = self.pad, self.height, self.width
-        inner = current[pad:pad + height, pad:pad + width].view(np.float64)[..., 0]
+        inner = current[pad : pad + height, pad : pad + width].view(np.float64)[..., 0]
         np.take(previous.view(np.float64)[..., 0].reshape(-1), index, out=inner, mode="clip")
         # + (s - q): the sub-pixel remainder, constant over each cell.
         remainder = np.ascontiguousarray(-motion.displacement - offsets, np.float32)
-        expand_cells(remainder.view(np.float64)[..., 0], motion.cell,
-                     self._fraction.view(np.float64)[..., 0])
-        current[pad:pad + height, pad:pad + width] += self._fraction
+        expand_cells(
+            remainder.view(np.float64)[..., 0], motion.cell, self._fraction.view(np.float64)[..., 0]
+        )
+        current[pad : pad + height, pad : pad + width] += self._fraction
         self._extend_edges(current)
         self._maps.reverse()
 
@@ -310,13 +336,13 @@ class MotionAccumulator:
         pairs = padded.view(np.float64)[..., 0]  # copy (x, y) pairs as single items
         inner_cols = slice(pad, pad + width)
         pairs[:pad, inner_cols] = pairs[pad, inner_cols]
-        pairs[pad + height:, inner_cols] = pairs[pad + height - 1, inner_cols]
-        pairs[:, :pad] = pairs[:, pad:pad + 1]
-        pairs[:, pad + width:] = pairs[:, pad + width - 1:pad + width]
+        pairs[pad + height :, inner_cols] = pairs[pad + height - 1, inner_cols]
+        pairs[:, :pad] = pairs[:, pad : pad + 1]
+        pairs[:, pad + width :] = pairs[:, pad + width - 1 : pad + width]
         padded[:pad, :, 1] += self._overshoot[:pad, None]
-        padded[pad + height:, :, 1] += self._overshoot[pad:, None]
+        padded[pad + height :, :, 1] += self._overshoot[pad:, None]
         padded[:, :pad, 0] += self._overshoot[:pad]
-        padded[:, pad + width:, 0] += self._overshoot[pad:]
+        padded[:, pad + width :, 0] += self._overshoot[pad:]
 
     def displacement(self, out: np.ndarray | None = None) -> np.ndarray:
         """Accumulated motion I-frame -> current, float32 (H x W x 2), (x, y) pixels."""

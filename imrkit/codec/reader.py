@@ -186,9 +186,15 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         )
 
 
-def read_clip(path: str | os.PathLike, start_gop: int = 0, num_gops: int = 5, *,
-              accumulate: bool = False, p_positions: Sequence[int] = P_POSITIONS,
-              loop: bool = False) -> CompressedClip:
+def read_clip(
+    path: str | os.PathLike,
+    start_gop: int = 0,
+    num_gops: int = 5,
+    *,
+    accumulate: bool = False,
+    p_positions: Sequence[int] = P_POSITIONS,
+    loop: bool = False,
+) -> CompressedClip:
     """Read a clip of consecutive GOPs straight from the compressed stream.
 
     Args:
@@ -214,8 +220,12 @@ def read_clip(path: str | os.PathLike, start_gop: int = 0, num_gops: int = 5, *,
     p_positions = tuple(int(p) for p in p_positions)
     if num_gops < 1 or start_gop < 0:
         raise ValueError(f"need num_gops >= 1 and start_gop >= 0, got {num_gops}, {start_gop}")
-    if not p_positions or sorted(set(p_positions)) != list(p_positions) or \
-            p_positions[0] < 1 or p_positions[-1] >= GOP_SIZE:
+    if (
+        not p_positions
+        or sorted(set(p_positions)) != list(p_positions)
+        or p_positions[0] < 1
+        or p_positions[-1] >= GOP_SIZE
+    ):
         raise ValueError(f"p_positions must increase within 1..{GOP_SIZE - 1}: {p_positions}")
 
     with open_video(path) as (container, stream):
@@ -235,12 +245,18 @@ def read_clip(path: str | os.PathLike, start_gop: int = 0, num_gops: int = 5, *,
         for run_start, run_length in _contiguous_runs(gops):
             reader.read_gops(run_start, run_length)
     return CompressedClip(
-        path=path, start_gop=start_gop, num_gops=num_gops,
-        iframes=reader.iframes, motion=reader.motion, residual=reader.residual,
+        path=path,
+        start_gop=start_gop,
+        num_gops=num_gops,
+        iframes=reader.iframes,
+        motion=reader.motion,
+        residual=reader.residual,
         frame_indices=np.asarray(reader.frame_indices, np.int64),
         frame_types=np.asarray(reader.frame_types),
         gop_indices=np.asarray(gops, np.int64),
-        p_positions=p_positions, accumulate=accumulate, num_decoded=reader.num_decoded,
+        p_positions=p_positions,
+        accumulate=accumulate,
+        num_decoded=reader.num_decoded,
     )
 
 
@@ -262,20 +278,25 @@ def usable_gops(num_frames: int, last_position: int = P_POSITIONS[-1]) -> int:
     return num_frames // GOP_SIZE + (num_frames % GOP_SIZE > last_position)
 
 
-def _clip_gops(path: str, num_frames: int, start_gop: int, num_gops: int, last_position: int,
-               loop: bool) -> list[int]:
+def _clip_gops(
+    path: str, num_frames: int, start_gop: int, num_gops: int, last_position: int, loop: bool
+) -> list[int]:
     """The GOP indices a clip reads, after the short-video policy."""
     usable = usable_gops(num_frames, last_position)
     if usable == 0:
         raise VideoTooShortError(
-            path, f"has {num_frames} frames, less than one GOP ({last_position + 1} frames)",
-            "use a longer video")
+            path,
+            f"has {num_frames} frames, less than one GOP ({last_position + 1} frames)",
+            "use a longer video",
+        )
     if loop:
         return [(start_gop + offset) % usable for offset in range(num_gops)]
     if start_gop + num_gops > usable:
         raise VideoTooShortError(
-            path, f"has {usable} usable GOPs ({num_frames} frames); the clip needs GOPs "
-            f"{start_gop}..{start_gop + num_gops - 1}")
+            path,
+            f"has {usable} usable GOPs ({num_frames} frames); the clip needs GOPs "
+            f"{start_gop}..{start_gop + num_gops - 1}",
+        )
     return list(range(start_gop, start_gop + num_gops))
 
 
@@ -294,8 +315,9 @@ def _contiguous_runs(gops: list[int]) -> Iterator[tuple[int, int]]:
 class _ClipDecoder:
     """Decodes runs of GOPs into preallocated clip arrays (one instance per read_clip)."""
 
-    def __init__(self, path: str, container, stream, p_positions: tuple[int, ...],
-                 accumulate: bool):
+    def __init__(
+        self, path: str, container, stream, p_positions: tuple[int, ...], accumulate: bool
+    ):
         self.path, self.container, self.stream = path, container, stream
         self.p_positions, self.accumulate = p_positions, accumulate
         self.last_position = p_positions[-1]
@@ -331,14 +353,20 @@ class _ClipDecoder:
         expected = first
         for index, frame in self._decode(first, last):
             if index != expected:
-                raise CorruptVideoError(self.path, f"frame {expected} is missing "
-                                        f"(got {index} after seeking to {first})")
+                raise CorruptVideoError(
+                    self.path, f"frame {expected} is missing (got {index} after seeking to {first})"
+                )
             self._take_frame(index, frame)
-            expected = index + 1 if index % GOP_SIZE < self.last_position else \
-                index - index % GOP_SIZE + GOP_SIZE
+            expected = (
+                index + 1
+                if index % GOP_SIZE < self.last_position
+                else index - index % GOP_SIZE + GOP_SIZE
+            )
         if expected <= last:
-            raise CorruptVideoError(self.path, f"the stream ends at frame {expected}, before "
-                                    f"frame {last} (truncated file?)")
+            raise CorruptVideoError(
+                self.path,
+                f"the stream ends at frame {expected}, before frame {last} (truncated file?)",
+            )
 
     def _decode(self, first: int, last: int) -> Iterator[tuple[int, av.VideoFrame]]:
         """Decoded frames ``first..last`` in order, skipping GOP tails nobody needs."""
@@ -346,8 +374,7 @@ class _ClipDecoder:
         try:
             # A fresh container already sits at frame 0; anything else seeks to the I-frame.
             if first > 0 or self.num_decoded > 0:
-                container.seek(timing.pts(first), backward=True, any_frame=False,
-                               stream=stream)
+                container.seek(timing.pts(first), backward=True, any_frame=False, stream=stream)
                 stream.codec_context.flush_buffers()
             count = None
             for packet in container.demux(stream):
@@ -373,8 +400,9 @@ class _ClipDecoder:
                         yield count, frame
         except av.FFmpegError as error:
             where = f"after frame {count}" if count is not None else f"before frame {first}"
-            raise CorruptVideoError(self.path, f"damaged stream: decoding failed {where} "
-                                    f"({error})") from None
+            raise CorruptVideoError(
+                self.path, f"damaged stream: decoding failed {where} ({error})"
+            ) from None
 
     def _take_frame(self, index: int, frame: av.VideoFrame) -> None:
         position = index % GOP_SIZE
@@ -384,8 +412,10 @@ class _ClipDecoder:
         if (position == 0) != (kind == "I"):
             article = "an" if kind == "I" else "a"
             raise UnsupportedVideoError(
-                self.path, f"frame {index} (position {position} of its GOP) is {article} "
-                f"{kind}-frame: GOPs are not {GOP_SIZE} frames with one I-frame each")
+                self.path,
+                f"frame {index} (position {position} of its GOP) is {article} "
+                f"{kind}-frame: GOPs are not {GOP_SIZE} frames with one I-frame each",
+            )
         gop = self.gops_done
         if position == self.last_position:
             self.gops_done += 1
@@ -404,8 +434,9 @@ class _ClipDecoder:
         slot = self.sample_slot.get(position)
         if slot is not None or self.accumulator is not None:
             vectors = frame.side_data.get("MOTION_VECTORS")
-            motion = block_motion(None if vectors is None else vectors.to_ndarray(),
-                                  self.height, self.width)
+            motion = block_motion(
+                None if vectors is None else vectors.to_ndarray(), self.height, self.width
+            )
             if self.accumulator is not None:
                 self.accumulator.step(motion)
         if slot is not None:
@@ -416,13 +447,16 @@ class _ClipDecoder:
                 self.compensator.residual(current, motion, out=self.residual[out])
             else:
                 self.accumulator.displacement(out=self.motion[out])
-                accumulated_residual(current, self._iframe_rgba(),
-                                     self.accumulator.source_index(), out=self.residual[out])
+                accumulated_residual(
+                    current,
+                    self._iframe_rgba(),
+                    self.accumulator.source_index(),
+                    out=self.residual[out],
+                )
             self.frame_indices.append(index)
             self.frame_types.append("P")
         if position in self.rgba_positions:  # the next sampled frame's reference
-            self.compensator.set_reference(
-                self.to_rgba.reformat(frame, format="rgba").to_ndarray())
+            self.compensator.set_reference(self.to_rgba.reformat(frame, format="rgba").to_ndarray())
 
     def _iframe_rgba(self) -> np.ndarray:
         if self.iframe_rgba is None:

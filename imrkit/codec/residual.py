@@ -50,11 +50,11 @@ class MotionCompensator:
         pad, height, width = self.pad, self.height, self.width
         pixels = as_rgba(reference).view(np.uint32)[..., 0]  # one uint32 per pixel
         padded = self.padded
-        padded[pad:pad + height, pad:pad + width] = pixels
-        padded[:pad, pad:pad + width] = pixels[0]
-        padded[pad + height:, pad:pad + width] = pixels[-1]
-        padded[:, :pad] = padded[:, pad:pad + 1]
-        padded[:, pad + width:] = padded[:, pad + width - 1:pad + width]
+        padded[pad : pad + height, pad : pad + width] = pixels
+        padded[:pad, pad : pad + width] = pixels[0]
+        padded[pad + height :, pad : pad + width] = pixels[-1]
+        padded[:, :pad] = padded[:, pad : pad + 1]
+        padded[:, pad + width :] = padded[:, pad + width - 1 : pad + width]
 
     def predict(self, motion: BlockMotion) -> np.ndarray:
         """Prediction of the current frame from the reference: uint8 (H x W x 3) RGB.
@@ -68,8 +68,9 @@ class MotionCompensator:
         # OpenCV drops alpha far faster than a strided numpy copy would.
         return cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB, dst=self.prediction)
 
-    def residual(self, current: np.ndarray, motion: BlockMotion,
-                 out: np.ndarray | None = None) -> np.ndarray:
+    def residual(
+        self, current: np.ndarray, motion: BlockMotion, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """``current`` (uint8 H x W x 3 RGB) minus its prediction, int16 (H x W x 3)."""
         return np.subtract(current, self.predict(motion), out=out, dtype=np.int16)
 
@@ -93,8 +94,9 @@ def predict(reference: np.ndarray, motion: BlockMotion) -> np.ndarray:
     return compensator.predict(motion).copy()
 
 
-def residual(current: np.ndarray, reference: np.ndarray, motion: BlockMotion,
-             out: np.ndarray | None = None) -> np.ndarray:
+def residual(
+    current: np.ndarray, reference: np.ndarray, motion: BlockMotion, out: np.ndarray | None = None
+) -> np.ndarray:
     """Residual of one P-frame against its reference.
 
     Args:
@@ -124,12 +126,16 @@ def gather_pixels(frame: np.ndarray, index: np.ndarray) -> np.ndarray:
     """
     pixels = as_rgba(frame).reshape(-1).view(np.uint32)
     gathered = np.take(pixels, index).view(np.uint8).reshape(*np.shape(index), 4)
-    return cv2.cvtColor(gathered, cv2.COLOR_RGBA2RGB) if gathered.ndim == 3 else \
-        np.ascontiguousarray(gathered[..., :3])
+    return (
+        cv2.cvtColor(gathered, cv2.COLOR_RGBA2RGB)
+        if gathered.ndim == 3
+        else np.ascontiguousarray(gathered[..., :3])
+    )
 
 
-def accumulated_residual(current: np.ndarray, iframe: np.ndarray, index: np.ndarray,
-                         out: np.ndarray | None = None) -> np.ndarray:
+def accumulated_residual(
+    current: np.ndarray, iframe: np.ndarray, index: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
     """Residual against the GOP's I-frame warped by accumulated motion (CoViAR).
 
     CoViAR sums each pixel's per-frame residuals along its chain of references; with

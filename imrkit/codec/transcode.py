@@ -78,8 +78,9 @@ class TranscodeConfig:
             raise ConfigError(f"transcode.short_side must be >= 2, got {self.short_side}")
         if self.size is not None:
             if len(self.size) != 2 or any(int(v) < 2 or int(v) % 2 for v in self.size):
-                raise ConfigError(f"transcode.size must be (width, height), both even, "
-                                  f"got {self.size}")
+                raise ConfigError(
+                    f"transcode.size must be (width, height), both even, got {self.size}"
+                )
         if self.fps is not None and self.fps <= 0:
             raise ConfigError(f"transcode.fps must be positive, got {self.fps}")
 
@@ -106,7 +107,7 @@ def _looks_like_media(path: Path) -> bool:
         head = handle.read(189)
     if len(head) == 189 and head[0] == head[188] == 0x47:  # MPEG-TS: a sync byte every 188
         return True
-    return any(head[offset:offset + len(magic)] == magic for offset, magic in _CONTAINER_MAGIC)
+    return any(head[offset : offset + len(magic)] == magic for offset, magic in _CONTAINER_MAGIC)
 
 
 def open_source(path: str | os.PathLike) -> av.container.InputContainer:
@@ -127,18 +128,21 @@ def open_source(path: str | os.PathLike) -> av.container.InputContainer:
     except av.error.FFmpegError as error:
         reason = _ffmpeg_reason(error)
         if _looks_like_media(path):
-            raise CorruptVideoError(path, f"cannot open the container: {reason}",
-                                    hint=_CORRUPT_HINT) from error
-        raise NotAVideoError(path, f"not a media file FFmpeg can read: {reason}",
-                             hint=_NOT_VIDEO_HINT) from error
+            raise CorruptVideoError(
+                path, f"cannot open the container: {reason}", hint=_CORRUPT_HINT
+            ) from error
+        raise NotAVideoError(
+            path, f"not a media file FFmpeg can read: {reason}", hint=_NOT_VIDEO_HINT
+        ) from error
     if not container.streams.video:
         container.close()
         raise NotAVideoError(path, "the file has no video stream", hint=_NOT_VIDEO_HINT)
     return container
 
 
-def transcode(src: str | os.PathLike, dst: str | os.PathLike,
-              config: TranscodeConfig = TranscodeConfig()) -> Path:
+def transcode(
+    src: str | os.PathLike, dst: str | os.PathLike, config: TranscodeConfig = TranscodeConfig()
+) -> Path:
     """Re-encode ``src`` to MPEG-4 Part 2 at ``dst`` (``.avi``, ``.mp4`` or ``.mkv``).
 
     The output has yuv420p frames of :func:`output_size`, an I-frame exactly every
@@ -188,9 +192,11 @@ def _decoded_frames(source: av.container.InputContainer, src: Path) -> Iterator[
         except StopIteration:
             break
         except av.error.FFmpegError as error:
-            raise CorruptVideoError(src, f"decoding failed after {num_frames} frames: "
-                                         f"{_ffmpeg_reason(error)}",
-                                    hint=_CORRUPT_HINT) from error
+            raise CorruptVideoError(
+                src,
+                f"decoding failed after {num_frames} frames: {_ffmpeg_reason(error)}",
+                hint=_CORRUPT_HINT,
+            ) from error
         num_frames += 1
         yield frame
     if num_frames == 0:
@@ -200,13 +206,21 @@ def _decoded_frames(source: av.container.InputContainer, src: Path) -> Iterator[
     # of slack cover containers whose count is slightly off (edit lists).
     declared = source.streams.video[0].frames
     if declared and declared - num_frames > max(3, declared // 20):
-        raise CorruptVideoError(src, f"truncated or damaged: decoded {num_frames} of the "
-                                     f"{declared} frames the container declares",
-                                hint=_CORRUPT_HINT)
+        raise CorruptVideoError(
+            src,
+            f"truncated or damaged: decoded {num_frames} of the "
+            f"{declared} frames the container declares",
+            hint=_CORRUPT_HINT,
+        )
 
 
-def _transcode_stream(source: av.container.InputContainer, src: Path, partial: Path,
-                      muxer: str, config: TranscodeConfig) -> None:
+def _transcode_stream(
+    source: av.container.InputContainer,
+    src: Path,
+    partial: Path,
+    muxer: str,
+    config: TranscodeConfig,
+) -> None:
     """Decode every frame of ``source``'s first video stream and encode it to ``partial``."""
     video = source.streams.video[0]
     rate = video.average_rate or video.guessed_rate
@@ -218,8 +232,9 @@ def _transcode_stream(source: av.container.InputContainer, src: Path, partial: P
             if stream is None:
                 width, height = output_size(frame.width, frame.height, config)
                 stream = open_encoder(output, width, height, encode_config)
-            frame = frame.reformat(width=width, height=height, format="yuv420p",
-                                   interpolation=config.interpolation)
+            frame = frame.reformat(
+                width=width, height=height, format="yuv420p", interpolation=config.interpolation
+            )
             # A decoded frame keeps its source picture type; an I there would become a
             # forced keyframe and break the fixed GOP (SPEC section 5).
             frame.pict_type = av.video.frame.PictureType.NONE

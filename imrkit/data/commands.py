@@ -25,16 +25,34 @@ def _size(text: str) -> tuple[int, int]:
 def _add_transcode_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("output video (MPEG-4 Part 2, GOP 12, no B-frames)")
     sizes = group.add_mutually_exclusive_group()
-    sizes.add_argument("--short-side", type=int, default=256, metavar="PIXELS",
-                       help="resize so the shorter side is PIXELS, keeping the aspect "
-                            "(default 256, the paper's)")
-    sizes.add_argument("--size", type=_size, default=None, metavar="WxH",
-                       help="fixed output size instead, e.g. 340x256 (CoViAR's)")
+    sizes.add_argument(
+        "--short-side",
+        type=int,
+        default=256,
+        metavar="PIXELS",
+        help="resize so the shorter side is PIXELS, keeping the aspect (default 256, the paper's)",
+    )
+    sizes.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        metavar="WxH",
+        help="fixed output size instead, e.g. 340x256 (CoViAR's)",
+    )
     sizes.add_argument("--keep-size", action="store_true", help="do not resize")
-    group.add_argument("--quantizer", type=int, default=None, metavar="Q",
-                       help="fixed quantiser 2 (best) .. 31 (default: EncodeConfig's)")
-    group.add_argument("--fps", type=int, default=None,
-                       help="frame rate written to the output (default: the source's)")
+    group.add_argument(
+        "--quantizer",
+        type=int,
+        default=None,
+        metavar="Q",
+        help="fixed quantiser 2 (best) .. 31 (default: EncodeConfig's)",
+    )
+    group.add_argument(
+        "--fps",
+        type=int,
+        default=None,
+        help="frame rate written to the output (default: the source's)",
+    )
 
 
 def _transcode_config(args: argparse.Namespace):
@@ -55,29 +73,41 @@ def _make_sample(args: argparse.Namespace) -> int:
 
     config = SampleConfig()
     overrides = {
-        "num_classes": args.classes, "videos_per_class": args.videos_per_class,
-        "num_gops": args.num_gops, "seed": args.seed, "workers": args.workers,
+        "num_classes": args.classes,
+        "videos_per_class": args.videos_per_class,
+        "num_gops": args.num_gops,
+        "seed": args.seed,
+        "workers": args.workers,
         "extension": None if args.ext is None else f".{args.ext}",
     }
     if args.size is not None:
         overrides["width"], overrides["height"] = args.size
-    config = replace(config, **{key: value for key, value in overrides.items()
-                                if value is not None})
+    config = replace(
+        config, **{key: value for key, value in overrides.items() if value is not None}
+    )
     start = time.perf_counter()
     root = make_sample(args.dst, config, progress=not args.quiet)
     seconds = time.perf_counter() - start
-    print(f"sample dataset: {config.num_classes} classes x {config.videos_per_class} videos "
-          f"({config.num_gops} GOPs, {config.width}x{config.height}) in {root} "
-          f"[{seconds:.1f} s]")
+    print(
+        f"sample dataset: {config.num_classes} classes x {config.videos_per_class} videos "
+        f"({config.num_gops} GOPs, {config.width}x{config.height}) in {root} "
+        f"[{seconds:.1f} s]"
+    )
     return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:
     from imrkit.data.prepare import prepare_dataset
 
-    report = prepare_dataset(args.src, args.dst, workers=args.workers,
-                             config=_transcode_config(args), extension=f".{args.ext}",
-                             overwrite=args.overwrite, progress=not args.quiet)
+    report = prepare_dataset(
+        args.src,
+        args.dst,
+        workers=args.workers,
+        config=_transcode_config(args),
+        extension=f".{args.ext}",
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -93,15 +123,22 @@ def _transcode(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     """Add the data subcommands to the ``imrkit`` parser."""
     sample = subparsers.add_parser(
-        "make-sample", help="generate the embedded sample dataset (UCF-101 layout)",
+        "make-sample",
+        help="generate the embedded sample dataset (UCF-101 layout)",
         description="Generate a small procedural action dataset (motion classes of textured "
-                    "objects), deterministic from --seed, laid out like UCF-101.")
+        "objects), deterministic from --seed, laid out like UCF-101.",
+    )
     sample.add_argument("dst", help="output folder")
     sample.add_argument("--classes", type=int, default=None, help="number of classes (2..10)")
     sample.add_argument("--videos-per-class", type=int, default=None)
     sample.add_argument("--num-gops", type=int, default=None, help="12-frame GOPs per video")
-    sample.add_argument("--size", type=_size, default=None, metavar="WxH",
-                        help="frame size, multiples of 32 (default 160x128)")
+    sample.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        metavar="WxH",
+        help="frame size, multiples of 32 (default 160x128)",
+    )
     sample.add_argument("--seed", type=int, default=None)
     sample.add_argument("--workers", type=int, default=None, help="processes (0: all CPUs)")
     sample.add_argument("--ext", choices=("avi", "mp4"), default=None)
@@ -109,23 +146,31 @@ def register(subparsers) -> None:
     sample.set_defaults(func=_make_sample)
 
     prepare = subparsers.add_parser(
-        "prepare", help="re-encode a dataset folder to MPEG-4 Part 2 (parallel, resumable)",
+        "prepare",
+        help="re-encode a dataset folder to MPEG-4 Part 2 (parallel, resumable)",
         description="Transcode every video under SRC_DIR into DST_DIR keeping relative paths, "
-                    "copy split/annotation files, skip finished outputs, and list failures "
-                    "(also in DST_DIR/prepare_failures.txt; exit status 1 if any).")
+        "copy split/annotation files, skip finished outputs, and list failures "
+        "(also in DST_DIR/prepare_failures.txt; exit status 1 if any).",
+    )
     prepare.add_argument("src", metavar="SRC_DIR")
     prepare.add_argument("dst", metavar="DST_DIR")
     prepare.add_argument("--workers", type=int, default=0, help="processes (0: all CPUs)")
-    prepare.add_argument("--ext", choices=("avi", "mp4"), default="avi",
-                         help="output extension for every video (default avi)")
-    prepare.add_argument("--overwrite", action="store_true",
-                         help="transcode again even where an output exists")
+    prepare.add_argument(
+        "--ext",
+        choices=("avi", "mp4"),
+        default="avi",
+        help="output extension for every video (default avi)",
+    )
+    prepare.add_argument(
+        "--overwrite", action="store_true", help="transcode again even where an output exists"
+    )
     prepare.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_transcode_options(prepare)
     prepare.set_defaults(func=_prepare)
 
     transcode = subparsers.add_parser(
-        "transcode", help="re-encode one video to MPEG-4 Part 2 (GOP 12, no B-frames)")
+        "transcode", help="re-encode one video to MPEG-4 Part 2 (GOP 12, no B-frames)"
+    )
     transcode.add_argument("src", metavar="SRC")
     transcode.add_argument("dst", metavar="DST", help="output .avi, .mp4 or .mkv")
     _add_transcode_options(transcode)

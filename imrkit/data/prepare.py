@@ -28,10 +28,22 @@ from imrkit.codec.transcode import OUTPUT_EXTENSIONS, TranscodeConfig, transcode
 from imrkit.data.processes import fresh_process_context
 from imrkit.errors import ConfigError, ImrkitError, VideoError
 
-VIDEO_EXTENSIONS = frozenset({
-    ".avi", ".mp4", ".mkv", ".webm", ".mov", ".m4v", ".flv", ".mpg", ".mpeg", ".wmv",
-    ".3gp", ".ogv",
-})
+VIDEO_EXTENSIONS = frozenset(
+    {
+        ".avi",
+        ".mp4",
+        ".mkv",
+        ".webm",
+        ".mov",
+        ".m4v",
+        ".flv",
+        ".mpg",
+        ".mpeg",
+        ".wmv",
+        ".3gp",
+        ".ogv",
+    }
+)
 # Split lists, class indices and annotation tables travel with the videos.
 SIDE_FILE_EXTENSIONS = frozenset({".txt", ".csv", ".json", ".tsv"})
 FAILURES_FILE = "prepare_failures.txt"
@@ -80,7 +92,8 @@ def find_files(src_dir: Path, exclude: Path | None = None) -> tuple[list[Path], 
     for folder, subfolders, files in os.walk(src_dir):
         folder = Path(folder)
         subfolders[:] = sorted(
-            name for name in subfolders
+            name
+            for name in subfolders
             if not name.startswith(".") and (exclude is None or folder / name != exclude)
         )
         for name in sorted(files):
@@ -140,10 +153,16 @@ def _remove_partials(dst_dir: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
-def prepare_dataset(src_dir: str | os.PathLike, dst_dir: str | os.PathLike, *,
-                    workers: int = 0, config: TranscodeConfig = TranscodeConfig(),
-                    extension: str = ".avi", overwrite: bool = False,
-                    progress: bool = True) -> PrepareReport:
+def prepare_dataset(
+    src_dir: str | os.PathLike,
+    dst_dir: str | os.PathLike,
+    *,
+    workers: int = 0,
+    config: TranscodeConfig = TranscodeConfig(),
+    extension: str = ".avi",
+    overwrite: bool = False,
+    progress: bool = True,
+) -> PrepareReport:
     """Transcode every video under ``src_dir`` into ``dst_dir``, keeping relative paths.
 
     Args:
@@ -173,8 +192,9 @@ def prepare_dataset(src_dir: str | os.PathLike, dst_dir: str | os.PathLike, *,
         raise ConfigError(f"{dst_dir}: the destination must differ from the source folder")
     extension = extension if extension.startswith(".") else f".{extension}"
     if extension.lower() not in OUTPUT_EXTENSIONS:
-        raise ConfigError(f"prepare: extension must be one of {sorted(OUTPUT_EXTENSIONS)}, "
-                          f"got {extension!r}")
+        raise ConfigError(
+            f"prepare: extension must be one of {sorted(OUTPUT_EXTENSIONS)}, got {extension!r}"
+        )
     dst_dir.mkdir(parents=True, exist_ok=True)
     _remove_partials(dst_dir)
     report = PrepareReport(src_dir, dst_dir)
@@ -190,8 +210,12 @@ def prepare_dataset(src_dir: str | os.PathLike, dst_dir: str | os.PathLike, *,
     for relative in videos:
         output = relative.with_suffix(extension)
         if output in outputs:  # e.g. a.mp4 and a.webm would both become a.avi
-            report.failed.append((relative.as_posix(), f"same output {output.as_posix()} "
-                                  f"as {outputs[output].as_posix()}"))
+            report.failed.append(
+                (
+                    relative.as_posix(),
+                    f"same output {output.as_posix()} as {outputs[output].as_posix()}",
+                )
+            )
             continue
         outputs[output] = relative
         if (dst_dir / output).exists() and not overwrite:
@@ -216,8 +240,10 @@ def prepare_dataset(src_dir: str | os.PathLike, dst_dir: str | os.PathLike, *,
             record(relative, _transcode_job(str(src), str(dst), config))
     else:
         with process_pool(min(workers, len(jobs))) as pool:
-            futures = {pool.submit(_transcode_job, str(src), str(dst), config): relative
-                       for relative, src, dst in jobs}
+            futures = {
+                pool.submit(_transcode_job, str(src), str(dst), config): relative
+                for relative, src, dst in jobs
+            }
             for future in as_completed(futures):
                 try:
                     reason = future.result()
@@ -233,12 +259,18 @@ def prepare_dataset(src_dir: str | os.PathLike, dst_dir: str | os.PathLike, *,
     report.failed.sort()
     failures_path = dst_dir / FAILURES_FILE
     if report.failed:
-        failures_path.write_text("".join(f"{video}\t{reason}\n"
-                                         for video, reason in report.failed))
+        failures_path.write_text("".join(f"{video}\t{reason}\n" for video, reason in report.failed))
     else:
         failures_path.unlink(missing_ok=True)
     return report
 
 
-__all__ = ["FAILURES_FILE", "PrepareReport", "VIDEO_EXTENSIONS", "find_files",
-           "available_cpus", "prepare_dataset", "process_pool"]
+__all__ = [
+    "FAILURES_FILE",
+    "PrepareReport",
+    "VIDEO_EXTENSIONS",
+    "find_files",
+    "available_cpus",
+    "prepare_dataset",
+    "process_pool",
+]

@@ -89,13 +89,16 @@ class SampleConfig:
 
     def __post_init__(self):
         if not 2 <= self.num_classes <= len(CLASS_NAMES):
-            raise ConfigError(f"sample.num_classes must be in 2..{len(CLASS_NAMES)}, "
-                              f"got {self.num_classes}")
+            raise ConfigError(
+                f"sample.num_classes must be in 2..{len(CLASS_NAMES)}, got {self.num_classes}"
+            )
         if self.videos_per_class < 2:
             raise ConfigError("sample.videos_per_class must be >= 2 (one train, one test)")
         if self.width % 32 or self.height % 32 or self.width <= 0 or self.height <= 0:
-            raise ConfigError(f"sample width/height must be positive multiples of 32, "
-                              f"got {self.width}x{self.height}")
+            raise ConfigError(
+                f"sample width/height must be positive multiples of 32, "
+                f"got {self.width}x{self.height}"
+            )
         if self.num_gops < 1 or self.clips_per_group < 1 or self.workers < 0:
             raise ConfigError("sample.num_gops and clips_per_group must be >= 1, workers >= 0")
         if not 0.0 < self.test_fraction < 1.0:
@@ -115,8 +118,13 @@ class SampleConfig:
 # --------------------------------------------------------------------------- textures
 
 
-def random_texture(rng: np.random.Generator, height: int, width: int,
-                   contrast: float = 1.0, min_distance: float = 0.0) -> np.ndarray:
+def random_texture(
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    contrast: float = 1.0,
+    min_distance: float = 0.0,
+) -> np.ndarray:
     """A random colour texture (H x W x 3 float32 in [0, 255]): blobs, stripes or checks.
 
     Every kind carries fine grain too, so the encoder's block matching finds the motion.
@@ -190,12 +198,19 @@ class Scene:
         """Frame ``t`` as RGB uint8 (H x W x 3); with ``with_mask``, also the object's mask."""
         offset_x, offset_y = self.background_offset[t]
         shift = np.float32([[1, 0, -offset_x], [0, 1, -offset_y]])
-        frame = cv2.warpAffine(self.background, shift, (self.width, self.height),
-                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        frame, _ = self._paste(frame, self.distractor, self.distractor_mask,
-                               self.distractor_centre[t], 0.0, 1.0)
-        frame, mask = self._paste(frame, self.sprite, self.sprite_mask, self.centre[t],
-                                  self.angle[t], self.scale[t])
+        frame = cv2.warpAffine(
+            self.background,
+            shift,
+            (self.width, self.height),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REFLECT,
+        )
+        frame, _ = self._paste(
+            frame, self.distractor, self.distractor_mask, self.distractor_centre[t], 0.0, 1.0
+        )
+        frame, mask = self._paste(
+            frame, self.sprite, self.sprite_mask, self.centre[t], self.angle[t], self.scale[t]
+        )
         frame = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
         return (frame, mask) if with_mask else frame
 
@@ -207,25 +222,36 @@ class Scene:
         for dx in (-self.width, 0, self.width):
             for dy in (-self.height, 0, self.height):
                 x, y = centre[0] + dx, centre[1] + dy
-                if (x + half_extent < 0 or x - half_extent > self.width
-                        or y + half_extent < 0 or y - half_extent > self.height):
+                if (
+                    x + half_extent < 0
+                    or x - half_extent > self.width
+                    or y + half_extent < 0
+                    or y - half_extent > self.height
+                ):
                     continue
                 # Rotation matrix about the sprite centre; negative angle is clockwise for
                 # OpenCV (y points down), and our angles are clockwise-positive.
                 matrix = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), -angle, scale)
                 matrix[:, 2] += np.float64([x - (size - 1) / 2, y - (size - 1) / 2])
-                mask = cv2.warpAffine(sprite_mask, matrix, (self.width, self.height),
-                                      flags=cv2.INTER_LINEAR, borderValue=0)
-                texture = cv2.warpAffine(sprite, matrix, (self.width, self.height),
-                                         flags=cv2.INTER_LINEAR, borderValue=0)
+                mask = cv2.warpAffine(
+                    sprite_mask,
+                    matrix,
+                    (self.width, self.height),
+                    flags=cv2.INTER_LINEAR,
+                    borderValue=0,
+                )
+                texture = cv2.warpAffine(
+                    sprite, matrix, (self.width, self.height), flags=cv2.INTER_LINEAR, borderValue=0
+                )
                 alpha = mask[..., None]
                 frame = frame * (1 - alpha) + texture * alpha
                 total_mask = np.maximum(total_mask, mask)
         return frame, total_mask
 
 
-def _object_motion(class_name: str, rng: np.random.Generator, num_frames: int,
-                   width: int, height: int):
+def _object_motion(
+    class_name: str, rng: np.random.Generator, num_frames: int, width: int, height: int
+):
     """Per-frame (centre offset (T, 2), angle (T,), scale (T,)) defining a motion class.
 
     The base scale is drawn the same way for every class; zoom classes share one scale
@@ -239,8 +265,12 @@ def _object_motion(class_name: str, rng: np.random.Generator, num_frames: int,
     unit = min(width, height) / 128  # speeds are in pixels at 128 px, scaled with the frame
     if class_name.startswith("Move"):
         speed = rng.uniform(1.0, 2.5) * unit
-        direction = {"MoveRight": (1, 0), "MoveLeft": (-1, 0),
-                     "MoveUp": (0, -1), "MoveDown": (0, 1)}[class_name]
+        direction = {
+            "MoveRight": (1, 0),
+            "MoveLeft": (-1, 0),
+            "MoveUp": (0, -1),
+            "MoveDown": (0, 1),
+        }[class_name]
         offset = np.outer(t, direction) * speed
     elif class_name.startswith("Rotate"):
         sign = 1.0 if class_name == "RotateClockwise" else -1.0
@@ -280,8 +310,9 @@ def make_scene(config: SampleConfig, class_index: int, video_index: int) -> Scen
     pan_angle = group_rng.uniform(0, 2 * np.pi)
     pan = np.outer(np.arange(num_frames), [np.cos(pan_angle), np.sin(pan_angle)]) * pan_speed
     margin = int(math.ceil(pan_speed * num_frames)) + 2
-    background = random_texture(group_rng, height + 2 * margin, width + 2 * margin,
-                                contrast=group_rng.uniform(0.3, 0.7))
+    background = random_texture(
+        group_rng, height + 2 * margin, width + 2 * margin, contrast=group_rng.uniform(0.3, 0.7)
+    )
     background_offset = margin + pan
 
     sprite, sprite_mask = random_sprite(rng, radius=rng.uniform(16, 26) * unit)
@@ -298,8 +329,20 @@ def make_scene(config: SampleConfig, class_index: int, video_index: int) -> Scen
         steps[index] = velocity
     distractor_start = rng.uniform((0, 0), (width, height))
     distractor_centre = np.mod(distractor_start + np.cumsum(steps, axis=0), (width, height))
-    return Scene(width, height, background, background_offset, sprite, sprite_mask, centre,
-                 angle, scale, distractor, distractor_mask, distractor_centre)
+    return Scene(
+        width,
+        height,
+        background,
+        background_offset,
+        sprite,
+        sprite_mask,
+        centre,
+        angle,
+        scale,
+        distractor,
+        distractor_mask,
+        distractor_centre,
+    )
 
 
 def render_video(config: SampleConfig, class_index: int, video_index: int) -> Iterator[np.ndarray]:
@@ -344,8 +387,12 @@ def _write_video(job: tuple[SampleConfig, int, int, str]) -> str:
     path = Path(path)
     partial = path.with_name(f".{path.name}.part")
     try:
-        encode_frames(render_video(config, class_index, video_index), partial, config.encode,
-                      container_format=config.extension.lstrip("."))
+        encode_frames(
+            render_video(config, class_index, video_index),
+            partial,
+            config.encode,
+            container_format=config.extension.lstrip("."),
+        )
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -380,9 +427,11 @@ def _previous_config(root: Path) -> SampleConfig | None:
 
 
 def _all_videos(config: SampleConfig) -> set[str]:
-    return {video_name(config, class_index, video_index)
-            for class_index in range(config.num_classes)
-            for video_index in range(config.videos_per_class)}
+    return {
+        video_name(config, class_index, video_index)
+        for class_index in range(config.num_classes)
+        for video_index in range(config.videos_per_class)
+    }
 
 
 def _remove_stale_videos(root: Path, previous: SampleConfig, config: SampleConfig) -> None:
@@ -398,8 +447,9 @@ def _remove_stale_videos(root: Path, previous: SampleConfig, config: SampleConfi
             folder.rmdir()
 
 
-def make_sample(dst: str | os.PathLike, config: SampleConfig = SampleConfig(),
-                *, progress: bool = False) -> Path:
+def make_sample(
+    dst: str | os.PathLike, config: SampleConfig = SampleConfig(), *, progress: bool = False
+) -> Path:
     """Generate the sample dataset under ``dst`` in UCF-101's layout.
 
     Videos already there from an identical config (recorded in ``dst/sample.json``; the
@@ -460,12 +510,21 @@ def make_sample(dst: str | os.PathLike, config: SampleConfig = SampleConfig(),
     return root
 
 
-__all__ = ["CLASS_NAMES", "SampleConfig", "Scene", "load_sample_config", "make_sample",
-           "make_scene", "render_video", "video_name"]
+__all__ = [
+    "CLASS_NAMES",
+    "SampleConfig",
+    "Scene",
+    "load_sample_config",
+    "make_sample",
+    "make_scene",
+    "render_video",
+    "video_name",
+]
 
 
-def ensure_sample(dst: str | os.PathLike, config: SampleConfig = SampleConfig(),
-                  *, progress: bool = True) -> Path:
+def ensure_sample(
+    dst: str | os.PathLike, config: SampleConfig = SampleConfig(), *, progress: bool = True
+) -> Path:
     """The sample dataset at ``dst``, generated only if no complete one is there.
 
     A folder counts as complete once ``make_sample`` wrote its ``sample.json`` last, so an

@@ -397,6 +397,10 @@ def _run_notebooks(out: Path, data: Path) -> None:
     experiment rather than running a tiny one."""
     from imrkit.notebook_runner import run_notebooks
 
-    executed = run_notebooks(out / "notebooks", smoke=True, data_dir=data,
-                             parameters={"EXPERIMENT_DIR": str(out.resolve())})
+    executed = run_notebooks(
+        out / "notebooks",
+        smoke=True,
+        data_dir=data,
+        parameters={"EXPERIMENT_DIR": str(out.resolve())},
+    )
     print(f"notebooks executed into {out / 'notebooks'}: {len(executed)}")

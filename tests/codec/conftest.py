@@ -54,7 +54,7 @@ def sprite_frames(num_frames: int, dx: int, dy: int) -> tuple[np.ndarray, np.nda
     for k in range(num_frames):
         x, y = 4 + dx * k, 4 + dy * k
         frame = background.copy()
-        frame[y:y + SPRITE, x:x + SPRITE] = sprite
+        frame[y : y + SPRITE, x : x + SPRITE] = sprite
         frames.append(frame)
         corners.append((x, y))
     return np.stack(frames), np.array(corners)
@@ -67,7 +67,7 @@ def pan_frames(num_frames: int, dx: int, dy: int, seed: int = 3) -> np.ndarray:
     frames = []
     for k in range(num_frames):
         top, left = margin - dy * k, margin - dx * k
-        frames.append(big[top:top + HEIGHT, left:left + WIDTH])
+        frames.append(big[top : top + HEIGHT, left : left + WIDTH])
     return np.stack(frames)
 
 

@@ -18,15 +18,33 @@ def test_bench_loader_runs_and_reports(tmp_path):
     encode_frames(loader.synthetic_frames(60, 128, 96), data / "v_Class_g01_c01.avi")
     parser = argparse.ArgumentParser()
     loader.add_arguments(parser)
-    args = parser.parse_args(["--data", str(tmp_path / "data"), "--cache", str(tmp_path / "cache"),
-                              "--long-minutes", "0.04", "--repeats", "1", "--flow-repeats", "1"])
+    args = parser.parse_args(
+        [
+            "--data",
+            str(tmp_path / "data"),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--long-minutes",
+            "0.04",
+            "--repeats",
+            "1",
+            "--flow-repeats",
+            "1",
+        ]
+    )
     result = loader.run(args)
     json.dumps(result)  # JSON-ready
     assert result["long"]["frames"] == 72 and result["random_access"]["end_gop"] == 1
     for part in ("sample", "long"):
         timings = result[part]["ms_per_frame"]
-        assert set(timings) == {"pyav_rgb", "pyav_rgb_reused", "read_clip",
-                                "read_clip_accumulate", "farneback", "dis"}
+        assert set(timings) == {
+            "pyav_rgb",
+            "pyav_rgb_reused",
+            "read_clip",
+            "read_clip_accumulate",
+            "farneback",
+            "dis",
+        }
         assert all(value > 0 for value in timings.values())
     storage = result["storage_bytes_per_frame"]
     assert storage["mpeg4"] < storage["jpeg95"] < storage["raw_rgb"] == 340 * 256 * 3

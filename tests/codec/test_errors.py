@@ -31,8 +31,12 @@ def encode_with(path, frames, codec="mpeg4", b_frames=0, gop_size=12):
         stream.codec_context.max_b_frames = b_frames
         stream.options = {"bf": str(b_frames), "g": str(gop_size), "sc_threshold": "1000000000"}
         if codec == "h264":
-            stream.options = {"bf": str(b_frames), "g": str(gop_size), "sc_threshold": "0",
-                              "x264-params": "scenecut=0"}
+            stream.options = {
+                "bf": str(b_frames),
+                "g": str(gop_size),
+                "sc_threshold": "0",
+                "x264-params": "scenecut=0",
+            }
         stream.time_base = Fraction(1, 30)
         for index, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
@@ -91,22 +95,42 @@ def bad_files(bad_dir, pan_video, pan_bytes):
     add("truncated.mp4", CorruptVideoError, pan_bytes[: len(pan_bytes) // 2])
     damaged = bytearray(pan_bytes)
     middle = len(damaged) // 2
-    damaged[middle:middle + 2000] = np.random.default_rng(0).bytes(2000)
+    damaged[middle : middle + 2000] = np.random.default_rng(0).bytes(2000)
     add("damaged.mp4", CorruptVideoError, bytes(damaged))
     files["tone.wav"] = (audio_only(bad_dir / "tone.wav"), NotAVideoError)
-    files["bframes.mp4"] = (encode_with(bad_dir / "bframes.mp4", frames, b_frames=2),
-                            UnsupportedVideoError)
-    files["h264.mp4"] = (encode_with(bad_dir / "h264.mp4", frames, codec="h264"),
-                         UnsupportedVideoError)
-    files["gop10.mp4"] = (encode_with(bad_dir / "gop10.mp4", frames, gop_size=10),
-                          UnsupportedVideoError)
-    files["gop30.mp4"] = (encode_with(bad_dir / "gop30.mp4", frames, gop_size=30),
-                          UnsupportedVideoError)
+    files["bframes.mp4"] = (
+        encode_with(bad_dir / "bframes.mp4", frames, b_frames=2),
+        UnsupportedVideoError,
+    )
+    files["h264.mp4"] = (
+        encode_with(bad_dir / "h264.mp4", frames, codec="h264"),
+        UnsupportedVideoError,
+    )
+    files["gop10.mp4"] = (
+        encode_with(bad_dir / "gop10.mp4", frames, gop_size=10),
+        UnsupportedVideoError,
+    )
+    files["gop30.mp4"] = (
+        encode_with(bad_dir / "gop30.mp4", frames, gop_size=30),
+        UnsupportedVideoError,
+    )
     return files
 
 
-CASES = ["missing.mp4", "folder.mp4", "empty.mp4", "notes.mp4", "noise.avi", "truncated.mp4",
-         "damaged.mp4", "tone.wav", "bframes.mp4", "h264.mp4", "gop10.mp4", "gop30.mp4"]
+CASES = [
+    "missing.mp4",
+    "folder.mp4",
+    "empty.mp4",
+    "notes.mp4",
+    "noise.avi",
+    "truncated.mp4",
+    "damaged.mp4",
+    "tone.wav",
+    "bframes.mp4",
+    "h264.mp4",
+    "gop10.mp4",
+    "gop30.mp4",
+]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -124,8 +148,9 @@ def test_missing_file_is_also_file_not_found(bad_files):
         read_clip(bad_files["missing.mp4"][0])
 
 
-@pytest.mark.parametrize("name", ["missing.mp4", "empty.mp4", "notes.mp4", "truncated.mp4",
-                                  "tone.wav"])
+@pytest.mark.parametrize(
+    "name", ["missing.mp4", "empty.mp4", "notes.mp4", "truncated.mp4", "tone.wav"]
+)
 def test_probe_bad_input(bad_files, name):
     path, error = bad_files[name]
     with pytest.raises(error):

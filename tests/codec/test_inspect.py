@@ -23,8 +23,7 @@ def test_records_agree_with_read_clip(sprite_video):
     np.testing.assert_array_equal(np.stack([records[i].rgb for i in (0, 12, 24)]), clip.iframes)
     p_indices = clip.frame_indices[clip.frame_types == "P"]
     np.testing.assert_array_equal(np.stack([records[i].motion for i in p_indices]), clip.motion)
-    np.testing.assert_array_equal(np.stack([records[i].residual for i in p_indices]),
-                                  clip.residual)
+    np.testing.assert_array_equal(np.stack([records[i].residual for i in p_indices]), clip.residual)
 
 
 def test_start_stop_seek(sprite_video):
@@ -48,8 +47,10 @@ def test_storage_sizes_counts_packets_jpegs_and_raw_frames(tmp_path):
     rng = np.random.default_rng(0)
     flat = [np.full((64, 96, 3), 120, np.uint8)] * 24
     noisy = [rng.integers(0, 255, (64, 96, 3), dtype=np.uint8) for _ in range(24)]
-    sizes = {name: storage_sizes(encode_frames(frames, tmp_path / f"{name}.mp4"))
-             for name, frames in (("flat", flat), ("noisy", noisy))}
+    sizes = {
+        name: storage_sizes(encode_frames(frames, tmp_path / f"{name}.mp4"))
+        for name, frames in (("flat", flat), ("noisy", noisy))
+    }
     assert sizes["flat"]["raw RGB"] == 24 * 64 * 96 * 3
     assert sizes["flat"]["MPEG-4"] < sizes["flat"]["JPEG frames"] < sizes["flat"]["raw RGB"]
     # Noise compresses worse than a flat image, in both codecs.

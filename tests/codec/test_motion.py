@@ -54,9 +54,13 @@ def test_block_centres_sign_and_subpixel():
 
 def test_mixed_block_sizes_use_an_8px_grid():
     # A 16x16 block at the top-left and four 8x8 blocks of the macroblock to its right.
-    records = vectors((16, 16, 8, 8, -4, 0, 2),
-                      (8, 8, 20, 4, 2, 0, 2), (8, 8, 28, 4, 4, 0, 2),
-                      (8, 8, 20, 12, 0, -2, 2), (8, 8, 28, 12, 0, -4, 2))
+    records = vectors(
+        (16, 16, 8, 8, -4, 0, 2),
+        (8, 8, 20, 4, 2, 0, 2),
+        (8, 8, 28, 4, 4, 0, 2),
+        (8, 8, 20, 12, 0, -2, 2),
+        (8, 8, 28, 12, 0, -4, 2),
+    )
     motion = block_motion(records, 16, 32)
     assert motion.cell == 8 and motion.displacement.shape == (2, 4, 2)
     field = motion.dense()
@@ -90,8 +94,11 @@ def test_dense_writes_into_a_clip_slot():
 
 def uniform(height, width, dx, dy) -> BlockMotion:
     """Every 16x16 block displaced by (dx, dy)."""
-    blocks = [(16, 16, x + 8, y + 8, -dx * 2, -dy * 2, 2)
-              for y in range(0, height, 16) for x in range(0, width, 16)]
+    blocks = [
+        (16, 16, x + 8, y + 8, -dx * 2, -dy * 2, 2)
+        for y in range(0, height, 16)
+        for x in range(0, width, 16)
+    ]
     return block_motion(vectors(*blocks), height, width)
 
 
@@ -99,8 +106,9 @@ def test_accumulator_sums_a_steady_translation():
     accumulator = MotionAccumulator(48, 64)
     for step in range(1, 6):
         accumulator.step(uniform(48, 64, 1.5, -1))
-        np.testing.assert_allclose(accumulator.displacement(),
-                                   np.broadcast_to([1.5 * step, -1.0 * step], (48, 64, 2)))
+        np.testing.assert_allclose(
+            accumulator.displacement(), np.broadcast_to([1.5 * step, -1.0 * step], (48, 64, 2))
+        )
     accumulator.reset()
     assert np.all(accumulator.displacement() == 0)
 
@@ -123,8 +131,9 @@ def test_accumulator_follows_the_chain_of_references():
 
 def reference_accumulation(motions, height, width):
     """The accumulation rule written pixel-wise, without padding tricks."""
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32),
-                                 np.arange(height, dtype=np.float32))
+    grid_x, grid_y = np.meshgrid(
+        np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
+    )
     source_x, source_y = grid_x.copy(), grid_y.copy()
     for motion in motions:
         field = motion.dense()
@@ -142,9 +151,13 @@ def test_accumulator_matches_pixelwise_rule_with_wild_vectors():
     accumulator = MotionAccumulator(40, 56)
     motions = []
     for _ in range(6):
-        blocks = [(16, 16, x + 8, y + 8, *rng.integers(-50, 51, 2), 2)
-                  for y in range(0, 40, 16) for x in range(0, 56, 16)]
+        blocks = [
+            (16, 16, x + 8, y + 8, *rng.integers(-50, 51, 2), 2)
+            for y in range(0, 40, 16)
+            for x in range(0, 56, 16)
+        ]
         motions.append(block_motion(vectors(*blocks), 40, 56))
         accumulator.step(motions[-1])
-        np.testing.assert_allclose(accumulator.displacement(),
-                                   reference_accumulation(motions, 40, 56), atol=1e-4)
+        np.testing.assert_allclose(
+            accumulator.displacement(), reference_accumulation(motions, 40, 56), atol=1e-4
+        )

@@ -34,8 +34,12 @@ def macroblock_masks(height, width, corner, previous_corner, side):
             block = (slice(top, top + MB), slice(left, left + MB))
             if x <= left and left + MB <= x + side and y <= top and top + MB <= y + side:
                 inside[block] = True
-            touches = (left < max(x, px) + side and min(x, px) < left + MB
-                       and top < max(y, py) + side and min(y, py) < top + MB)
+            touches = (
+                left < max(x, px) + side
+                and min(x, px) < left + MB
+                and top < max(y, py) + side
+                and min(y, py) < top + MB
+            )
             background[block] = not touches
     return inside, background
 
@@ -69,7 +73,8 @@ def test_sprite_motion_is_known_displacement(sprite_video, sprite_clip):
     checked_inside = 0
     for slot, index in enumerate(p_indices):
         inside, background = macroblock_masks(
-            96, 128, sprite_video.sprite_xy[index], sprite_video.sprite_xy[index - 1], 48)
+            96, 128, sprite_video.sprite_xy[index], sprite_video.sprite_xy[index - 1], 48
+        )
         motion = sprite_clip.motion[slot]
         assert inside.any() and background.any()
         np.testing.assert_array_equal(motion[inside][:, 0], 2.0)
@@ -103,8 +108,9 @@ def test_residual_of_translation_is_far_below_frame_difference(pan_video, sprite
     decoded = plain_decode(sprite_video.path)
     residuals, differences = [], []
     for slot, index in enumerate(clip.frame_indices[clip.frame_types == "P"]):
-        inside, _ = macroblock_masks(96, 128, sprite_video.sprite_xy[index],
-                                     sprite_video.sprite_xy[index - 1], 48)
+        inside, _ = macroblock_masks(
+            96, 128, sprite_video.sprite_xy[index], sprite_video.sprite_xy[index - 1], 48
+        )
         residuals.append(clip.residual[slot][inside])
         differences.append(decoded[index][inside].astype(np.int16) - decoded[index - 1][inside])
     assert energy(np.concatenate(residuals)) < 0.05 * energy(np.concatenate(differences))
@@ -164,7 +170,7 @@ def test_sprite_accumulated_motion_follows_the_sprite(sprite_video):
     x, y = sprite_video.sprite_xy[index]
     steps = index % 12
     # The sprite's centre 16x16 has been inside the sprite since the I-frame.
-    centre = clip.motion[-1, y + 16:y + 32, x + 16:x + 32]
+    centre = clip.motion[-1, y + 16 : y + 32, x + 16 : x + 32]
     np.testing.assert_array_equal(centre[..., 0], 2.0 * steps)
     np.testing.assert_array_equal(centre[..., 1], 1.0 * steps)
 

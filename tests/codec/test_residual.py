@@ -35,8 +35,9 @@ def brute_force_prediction(reference, motion):
         for x in range(width):
             src_x = int(np.floor(x - field[y, x, 0] + 0.5))
             src_y = int(np.floor(y - field[y, x, 1] + 0.5))
-            prediction[y, x] = reference[min(max(src_y, 0), height - 1),
-                                         min(max(src_x, 0), width - 1)]
+            prediction[y, x] = reference[
+                min(max(src_y, 0), height - 1), min(max(src_x, 0), width - 1)
+            ]
     return prediction
 
 
@@ -46,8 +47,9 @@ def test_prediction_matches_brute_force():
     for seed in range(3):
         reference = np.random.default_rng(seed).integers(0, 256, (40, 56, 3), dtype=np.uint8)
         motion = random_block_motion(40, 56, seed)
-        np.testing.assert_array_equal(predict(reference, motion),
-                                      brute_force_prediction(reference, motion))
+        np.testing.assert_array_equal(
+            predict(reference, motion), brute_force_prediction(reference, motion)
+        )
 
 
 def test_compensator_reuses_buffers_across_frames():

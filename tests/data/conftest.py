@@ -18,19 +18,30 @@ def _source_frames(num_frames: int, width: int, height: int, seed: int = 0):
     import cv2
 
     rng = np.random.default_rng(seed)
-    cells = rng.integers(0, 256, size=(height // 8 + 1, (width + 3 * num_frames) // 8 + 1, 3),
-                         dtype=np.uint8)
-    texture = cv2.resize(cells, (cells.shape[1] * 8, cells.shape[0] * 8),
-                         interpolation=cv2.INTER_CUBIC)
+    cells = rng.integers(
+        0, 256, size=(height // 8 + 1, (width + 3 * num_frames) // 8 + 1, 3), dtype=np.uint8
+    )
+    texture = cv2.resize(
+        cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_CUBIC
+    )
     for index in range(num_frames):
         start = 3 * (num_frames - index)
-        yield np.ascontiguousarray(texture[:height, start:start + width])
+        yield np.ascontiguousarray(texture[:height, start : start + width])
 
 
-def write_source_video(path: Path, *, codec: str = "libx264", num_frames: int = 50,
-                       width: int = 320, height: int = 240, fps: int = 25, gop: int = 30,
-                       b_frames: int = 2, forced_keyframes: tuple[int, ...] = (),
-                       seed: int = 0) -> Path:
+def write_source_video(
+    path: Path,
+    *,
+    codec: str = "libx264",
+    num_frames: int = 50,
+    width: int = 320,
+    height: int = 240,
+    fps: int = 25,
+    gop: int = 30,
+    b_frames: int = 2,
+    forced_keyframes: tuple[int, ...] = (),
+    seed: int = 0,
+) -> Path:
     """Encode a video the way a dataset might ship it: another codec, GOP, B-frames.
 
     ``forced_keyframes`` lists frames encoded as I-frames off the GOP grid (scene cuts).
@@ -66,8 +77,10 @@ def _picture_types(path: Path) -> str:
 @pytest.fixture
 def make_source_video(tmp_path):
     """``make_source_video(relative_path, **options)`` writes a source video under tmp_path."""
+
     def make(relative: str, **options) -> Path:
         return write_source_video(tmp_path / relative, **options)
+
     return make
 
 

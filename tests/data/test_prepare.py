@@ -10,12 +10,18 @@ from imrkit.cli import main
 from imrkit.data.prepare import FAILURES_FILE, prepare_dataset
 from imrkit.errors import ConfigError, ImrkitError
 
-VIDEOS = ["Archery/v_Archery_g01_c01.avi", "Archery/v_Archery_g02_c01.avi",
-          "Bowling/v_Bowling_g01_c01.avi", "Bowling/extra/clip.mp4"]
-SIDE_FILES = {"classInd.txt": "1 Archery\n2 Bowling\n",
-              "trainlist01.txt": "Archery/v_Archery_g02_c01.avi 1\n",
-              "testlist01.txt": "Archery/v_Archery_g01_c01.avi\n",
-              "annotations/train.csv": "label,youtube_id\narchery,abc\n"}
+VIDEOS = [
+    "Archery/v_Archery_g01_c01.avi",
+    "Archery/v_Archery_g02_c01.avi",
+    "Bowling/v_Bowling_g01_c01.avi",
+    "Bowling/extra/clip.mp4",
+]
+SIDE_FILES = {
+    "classInd.txt": "1 Archery\n2 Bowling\n",
+    "trainlist01.txt": "Archery/v_Archery_g02_c01.avi 1\n",
+    "testlist01.txt": "Archery/v_Archery_g01_c01.avi\n",
+    "annotations/train.csv": "label,youtube_id\narchery,abc\n",
+}
 
 
 @pytest.fixture
@@ -24,8 +30,16 @@ def source_dataset(tmp_path, make_source_video):
     root = tmp_path / "src"
     for index, relative in enumerate(VIDEOS):
         codec = "mpeg4" if relative.endswith(".avi") else "libx264"
-        make_source_video(f"src/{relative}", codec=codec, num_frames=26, width=160,
-                          height=120, gop=30, b_frames=2, seed=index)
+        make_source_video(
+            f"src/{relative}",
+            codec=codec,
+            num_frames=26,
+            width=160,
+            height=120,
+            gop=30,
+            b_frames=2,
+            seed=index,
+        )
     for relative, text in SIDE_FILES.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_text(text)
@@ -79,15 +93,17 @@ def test_rerun_skips_finished_videos(source_dataset, tmp_path):
     assert resumed.converted == [VIDEOS[2]] and len(resumed.skipped) == 3
     after = mtimes(dst)
     assert {p: t for p, t in after.items() if p != removed} == {
-        p: t for p, t in before.items() if p != removed}
+        p: t for p, t in before.items() if p != removed
+    }
     check_video(removed)
 
     forced = prepare_dataset(source_dataset, dst, workers=1, progress=False, overwrite=True)
     assert len(forced.converted) == 4 and not forced.skipped
 
 
-def test_interrupted_run_leaves_only_finished_files_and_resumes(source_dataset, tmp_path,
-                                                               monkeypatch):
+def test_interrupted_run_leaves_only_finished_files_and_resumes(
+    source_dataset, tmp_path, monkeypatch
+):
     real = transcode_module._transcode_stream
     calls = []
 
@@ -127,8 +143,10 @@ def test_failures_are_reported_not_fatal(source_dataset, tmp_path, capsys):
     assert "Bowling/notes.avi: NotAVideoError" in out
     assert "Bowling/truncated.avi: CorruptVideoError" in out
     failures = (dst / FAILURES_FILE).read_text().splitlines()
-    assert [line.split("\t")[0] for line in failures] == ["Bowling/notes.avi",
-                                                         "Bowling/truncated.avi"]
+    assert [line.split("\t")[0] for line in failures] == [
+        "Bowling/notes.avi",
+        "Bowling/truncated.avi",
+    ]
     assert not (dst / "Bowling/notes.avi").exists() and not (dst / "Bowling/truncated.avi").exists()
     assert not list(dst.rglob(".*"))  # stale and new partial files gone
     for relative in VIDEOS:
@@ -144,11 +162,18 @@ def test_failures_are_reported_not_fatal(source_dataset, tmp_path, capsys):
 
 def test_mp4_outputs_and_bad_arguments(source_dataset, tmp_path):
     dst = tmp_path / "dst"
-    report = prepare_dataset(source_dataset, dst, workers=1, progress=False, extension="mp4",
-                             config=transcode_module.TranscodeConfig(size=(160, 128)))
+    report = prepare_dataset(
+        source_dataset,
+        dst,
+        workers=1,
+        progress=False,
+        extension="mp4",
+        config=transcode_module.TranscodeConfig(size=(160, 128)),
+    )
     assert report.ok
     assert sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*.mp4")) == sorted(
-        v.rsplit(".", 1)[0] + ".mp4" for v in VIDEOS)
+        v.rsplit(".", 1)[0] + ".mp4" for v in VIDEOS
+    )
     with pytest.raises(ConfigError):
         prepare_dataset(source_dataset, source_dataset, progress=False)
     with pytest.raises(ConfigError):

@@ -50,8 +50,9 @@ def read_lists(root: Path):
 def test_layout_is_ucf101(sample_dataset):
     classes, train, test = read_lists(sample_dataset)
     assert classes == {str(i + 1): name for i, name in enumerate(CLASS_NAMES)}
-    videos = sorted(p.relative_to(sample_dataset).as_posix()
-                    for p in sample_dataset.glob("*/*.avi"))
+    videos = sorted(
+        p.relative_to(sample_dataset).as_posix() for p in sample_dataset.glob("*/*.avi")
+    )
     listed = sorted([path for path, _ in train] + test)
     assert listed == videos and len(videos) == 2 * len(CLASS_NAMES)
     for path, label in train:  # a train label is the 1-based index of the video's folder
@@ -61,8 +62,10 @@ def test_layout_is_ucf101(sample_dataset):
 
 def test_groups_never_straddle_the_split(sample_dataset):
     _, train, test = read_lists(sample_dataset)
+
     def groups(paths):
         return {(m["cls"], m["group"]) for m in map(NAME.match, paths)}
+
     train_groups, test_groups = groups(path for path, _ in train), groups(test)
     assert not train_groups & test_groups
     # every class appears in both splits
@@ -91,24 +94,26 @@ def test_videos_have_imrnet_codec_layout(sample_dataset):
 # --------------------------------------------------------------------------- determinism
 
 
-TINY = SampleConfig(num_classes=2, videos_per_class=2, num_gops=1, width=64, height=64,
-                    workers=1)
+TINY = SampleConfig(num_classes=2, videos_per_class=2, num_gops=1, width=64, height=64, workers=1)
 
 
 def decoded_dataset(root: Path) -> dict[str, np.ndarray]:
-    return {p.relative_to(root).as_posix(): np.stack(decode(p)[0])
-            for p in sorted(root.glob("*/*.avi"))}
+    return {
+        p.relative_to(root).as_posix(): np.stack(decode(p)[0]) for p in sorted(root.glob("*/*.avi"))
+    }
 
 
 def test_same_seed_gives_identical_frames_whatever_the_workers(tmp_path):
     first = decoded_dataset(make_sample(tmp_path / "a", TINY))
-    second = decoded_dataset(make_sample(tmp_path / "b", SampleConfig(**{
-        **TINY.__dict__, "workers": 2})))
+    second = decoded_dataset(
+        make_sample(tmp_path / "b", SampleConfig(**{**TINY.__dict__, "workers": 2}))
+    )
     assert first.keys() == second.keys() and len(first) == 4
     for name in first:
         np.testing.assert_array_equal(first[name], second[name])
-    other = decoded_dataset(make_sample(tmp_path / "c", SampleConfig(**{
-        **TINY.__dict__, "seed": 1})))
+    other = decoded_dataset(
+        make_sample(tmp_path / "c", SampleConfig(**{**TINY.__dict__, "seed": 1}))
+    )
     assert all(not np.array_equal(first[name], other[name]) for name in first)
 
 
@@ -127,21 +132,45 @@ def test_rerun_keeps_videos_and_a_new_config_regenerates(tmp_path):
     make_sample(root, SampleConfig(**{**TINY.__dict__, "seed": 5}))
     _, train, test = read_lists(root)
     assert sorted(p.relative_to(root).as_posix() for p in root.glob("*/*.avi")) == sorted(
-        [path for path, _ in train] + test)
+        [path for path, _ in train] + test
+    )
     assert (root / "notes.txt").read_text() == "mine"
     assert not list(root.rglob(".*.part"))
 
 
-@pytest.mark.parametrize("overrides", [{"width": 100}, {"height": 0}, {"num_classes": 11},
-                                       {"videos_per_class": 1}, {"extension": ".mkv"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"width": 100},
+        {"height": 0},
+        {"num_classes": 11},
+        {"videos_per_class": 1},
+        {"extension": ".mkv"},
+    ],
+)
 def test_bad_config_is_a_config_error(overrides):
     with pytest.raises(ConfigError):
         SampleConfig(**overrides)
 
 
 def test_cli_make_sample(tmp_path, capsys):
-    code = main(["make-sample", str(tmp_path), "--classes", "2", "--videos-per-class", "2",
-                 "--num-gops", "1", "--size", "64x32", "--workers", "1", "--quiet"])
+    code = main(
+        [
+            "make-sample",
+            str(tmp_path),
+            "--classes",
+            "2",
+            "--videos-per-class",
+            "2",
+            "--num-gops",
+            "1",
+            "--size",
+            "64x32",
+            "--workers",
+            "1",
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert "2 classes x 2 videos" in capsys.readouterr().out
     assert len(list(tmp_path.glob("*/*.avi"))) == 4
@@ -171,7 +200,8 @@ def test_one_frame_does_not_tell_the_class():
         for class_index in range(config.num_classes):
             for video in range(config.videos_per_class):
                 frame = make_scene(config, class_index, video).render(
-                    int(rng.integers(config.num_frames)))
+                    int(rng.integers(config.num_frames))
+                )
                 features.append(appearance_features(frame))
                 labels.append(class_index)
                 groups.append(100 * class_index + group_of(config, video))
@@ -179,8 +209,9 @@ def test_one_frame_does_not_tell_the_class():
         correct = 0
         for i in range(len(features)):
             others = group_ids != group_ids[i]
-            centroids = np.stack([features[others & (labels == c)].mean(0)
-                                  for c in range(config.num_classes)])
+            centroids = np.stack(
+                [features[others & (labels == c)].mean(0) for c in range(config.num_classes)]
+            )
             correct += np.argmin(((centroids - features[i]) ** 2).sum(1)) == labels[i]
         accuracies.append(correct / len(features))
     assert np.mean(accuracies) < 0.25  # chance is 0.1; appearance alone does not solve it
@@ -301,7 +332,8 @@ def test_motion_vectors_show_the_class_motion(sample_dataset):
             path = sample_dataset / video_name(config, class_index, video)
             clip = reader.read_clip(path, start_gop=0, num_gops=5)
             flows, spin, growth = motion_vector_statistics(
-                clip, make_scene(config, class_index, video))
+                clip, make_scene(config, class_index, video)
+            )
             mean_flow = flows.mean(0)
             if name in DIRECTIONS:
                 direction = np.array(DIRECTIONS[name])

@@ -24,8 +24,9 @@ def imrkit_layout(num_frames: int) -> str:
 
 
 @pytest.mark.parametrize(("codec", "name"), [("libx264", "h264.mp4"), ("mpeg4", "mpeg4.avi")])
-def test_source_gop_is_replaced_by_the_fixed_layout(make_source_video, picture_types,
-                                                    tmp_path, codec, name):
+def test_source_gop_is_replaced_by_the_fixed_layout(
+    make_source_video, picture_types, tmp_path, codec, name
+):
     # GOP 30, B-frames and a "scene cut" keyframe at 17: everything IMRNet must not see.
     src = make_source_video(name, codec=codec, num_frames=50, gop=30, forced_keyframes=(17,))
     source_types = picture_types(src)
@@ -43,8 +44,9 @@ def test_frames_keep_their_order_and_content(make_source_video, tmp_path, source
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     expected = list(source_frames(30, 160, 128))
     assert len(decoded) == 30
-    errors = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(decoded, expected,
-                                                                             strict=True)]
+    errors = [
+        np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(decoded, expected, strict=True)
+    ]
     # two lossy generations, yet every frame is close to its own source frame ...
     assert max(errors) < 12
     # ... and far from its neighbour (the pattern moves 3 px per frame)
@@ -60,15 +62,18 @@ def test_resizing_rules(make_source_video, tmp_path):
     assert stream_info(transcode(src, tmp_path / "c.avi", keep))[2:4] == (240, 320)
 
 
-@pytest.mark.parametrize(("size", "config", "expected"), [
-    ((320, 240), TranscodeConfig(), (342, 256)),
-    ((340, 256), TranscodeConfig(), (340, 256)),
-    ((1920, 1080), TranscodeConfig(), (456, 256)),
-    ((400, 226), TranscodeConfig(), (454, 256)),  # 453.1 -> nearest even
-    ((320, 240), TranscodeConfig(short_side=128), (170, 128)),
-    ((320, 240), TranscodeConfig(size=(340, 256)), (340, 256)),
-    ((321, 241), TranscodeConfig(short_side=None), (320, 240)),
-])
+@pytest.mark.parametrize(
+    ("size", "config", "expected"),
+    [
+        ((320, 240), TranscodeConfig(), (342, 256)),
+        ((340, 256), TranscodeConfig(), (340, 256)),
+        ((1920, 1080), TranscodeConfig(), (456, 256)),
+        ((400, 226), TranscodeConfig(), (454, 256)),  # 453.1 -> nearest even
+        ((320, 240), TranscodeConfig(short_side=128), (170, 128)),
+        ((320, 240), TranscodeConfig(size=(340, 256)), (340, 256)),
+        ((321, 241), TranscodeConfig(short_side=None), (320, 240)),
+    ],
+)
 def test_output_size(size, config, expected):
     width, height = output_size(*size, config)
     assert (width, height) == expected and width % 2 == 0 and height % 2 == 0
@@ -136,8 +141,11 @@ def test_decoded_frame_is_close_to_a_resized_source(make_source_video, tmp_path,
     dst = transcode(src, tmp_path / "small.avi", TranscodeConfig(size=(160, 128)))
     with av.open(str(dst)) as container:
         first = next(container.decode(video=0)).to_ndarray(format="rgb24")
-    references = [cv2.resize(frame, (160, 128), interpolation=cv2.INTER_AREA)
-                  for frame in source_frames(12, 320, 240)]
-    error_first, error_later = (np.abs(first.astype(int) - references[i].astype(int)).mean()
-                                for i in (0, 6))
+    references = [
+        cv2.resize(frame, (160, 128), interpolation=cv2.INTER_AREA)
+        for frame in source_frames(12, 320, 240)
+    ]
+    error_first, error_later = (
+        np.abs(first.astype(int) - references[i].astype(int)).mean() for i in (0, 6)
+    )
     assert error_first < 16 and error_first < 0.6 * error_later

@@ -157,8 +157,12 @@ def test_describe_plan_tells_each_transform_apart():
         label: describe_plan(*correspondence_plan(torch.full((6,), label), 5, generator))
         for label in range(4)
     }
-    assert described[0] == {"own clip": True, "other clip": False, "identity order": True,
-                            "rotation": True}
+    assert described[0] == {
+        "own clip": True,
+        "other clip": False,
+        "identity order": True,
+        "rotation": True,
+    }
     assert described[1]["other clip"] and described[1]["identity order"]
     assert described[SHUFFLE]["own clip"] and not described[SHUFFLE]["rotation"]
     assert described[SHIFT]["rotation"] and not described[SHIFT]["identity order"]
