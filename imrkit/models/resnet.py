@@ -31,6 +31,14 @@ def _conv_bn(
     )
 
 
+def _shortcut(dim_in: int, dim_out: int, spatial_stride: int) -> nn.Module:
+    """A residual block's skip path: identity, or a strided 1x1x1 projection where the block
+    changes width or resolution."""
+    if dim_in == dim_out and spatial_stride == 1:
+        return nn.Identity()
+    return _conv_bn(dim_in, dim_out, (1, 1, 1), (1, spatial_stride, spatial_stride))
+
+
 class BasicBlock(nn.Module):
     """3D-ResNet-18 block: [t x 3^2, C; 1 x 3^2, C] plus a shortcut.
 
@@ -48,11 +56,7 @@ class BasicBlock(nn.Module):
         stride = (1, spatial_stride, spatial_stride)
         self.conv_a = _conv_bn(dim_in, dim_out, (temporal_kernel, 3, 3), stride)
         self.conv_b = _conv_bn(dim_out, dim_out, (1, 3, 3))
-        self.shortcut = (
-            _conv_bn(dim_in, dim_out, (1, 1, 1), stride)
-            if dim_in != dim_out or spatial_stride != 1
-            else nn.Identity()
-        )
+        self.shortcut = _shortcut(dim_in, dim_out, spatial_stride)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,11 +91,7 @@ class BottleneckBlock(nn.Module):
         self.conv_a = _conv_bn(dim_in, dim_inner, (temporal_kernel, 1, 1))
         self.conv_b = _conv_bn(dim_inner, dim_inner, (1, 3, 3), stride)
         self.conv_c = _conv_bn(dim_inner, dim_out, (1, 1, 1))
-        self.shortcut = (
-            _conv_bn(dim_in, dim_out, (1, 1, 1), stride)
-            if dim_in != dim_out or spatial_stride != 1
-            else nn.Identity()
-        )
+        self.shortcut = _shortcut(dim_in, dim_out, spatial_stride)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
