@@ -13,12 +13,17 @@ import json
 import tomllib
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from imrkit.errors import ConfigError
 
 T = TypeVar("T")
+Overrides = Sequence[str] | Mapping[str, Any]
+
+#: Where the configs shipped with the kit live; :func:`load_config` finds them by name.
+BUNDLED_CONFIGS = Path(__file__).resolve().parent / "configs"
 
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
@@ -113,32 +118,74 @@ def _parse_value(text: str) -> Any:
         return text  # a bare word is a string: `model=imrnet_tiny`
 
 
-def apply_overrides(config: T, overrides: list[str] | tuple[str, ...]) -> T:
-    """Return a copy of ``config`` with ``key=value`` (dotted for nested) overrides applied."""
-    values = to_dict(config)
+def _override_items(overrides: Overrides) -> list[tuple[str, Any]]:
+    """``key=value`` strings (values parsed as TOML) or a mapping of dotted keys to values."""
+    if isinstance(overrides, Mapping):
+        return [(str(key), value) for key, value in overrides.items()]
+    items = []
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value")
         key, text = item.split("=", 1)
+        items.append((key.strip(), _parse_value(text.strip())))
+    return items
+
+
+def apply_overrides(config: T, overrides: Overrides) -> T:
+    """Return a copy of ``config`` with overrides applied.
+
+    ``overrides`` is a list of ``key=value`` strings (dotted keys for nested sections, values
+    parsed as TOML), as the command line gives them, or a dict such as
+    ``{"optim.lr": 0.05, "run.out_dir": "runs/pt"}``, as a notebook gives them.
+    """
+    values = to_dict(config)
+    for key, value in _override_items(overrides):
         node = values
-        parts = key.strip().split(".")
+        parts = key.split(".")
         for part in parts[:-1]:
             if not isinstance(node.get(part), dict):
                 raise ConfigError(f"override {key!r}: {part!r} is not a section")
             node = node[part]
         if parts[-1] not in node:
             raise ConfigError(f"override {key!r}: unknown key; known: {', '.join(sorted(node))}")
-        node[parts[-1]] = _parse_value(text.strip())
+        node[parts[-1]] = json.loads(json.dumps(value, default=str))
     return from_dict(type(config), values)
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides=()) -> T:
-    """Defaults of ``cls``, updated by a TOML/JSON file, then by ``key=value`` overrides."""
+def bundled_configs() -> dict[str, Path]:
+    """The configs shipped in ``imrkit/configs``, by name (file stem)."""
+    return {path.stem: path for path in sorted(BUNDLED_CONFIGS.glob("*.toml"))}
+
+
+def resolve_config_path(source: str | Path | None) -> Path | None:
+    """A config file path, or a bundled config by name (``pretrain_sample``; ``.toml`` optional)."""
+    if source is None or source == "":
+        return None
+    path = Path(source)
+    if path.is_file():
+        return path
+    bundled = bundled_configs()
+    name = path.name.removesuffix(".toml")
+    if path.parent == Path(".") and name in bundled:
+        return bundled[name]
+    if path.parent != Path(".") or path.suffix in (".json", ".toml"):
+        raise ConfigError(f"{path}: config file not found")
+    raise ConfigError(
+        f"config {str(source)!r}: no such file, nor a bundled config "
+        f"(bundled: {', '.join(bundled)})"
+    )
+
+
+def load_config(cls: type[T], source: str | Path | None = None, overrides: Overrides = ()) -> T:
+    """Defaults of ``cls``, updated by a config file, then by overrides.
+
+    ``source`` is a TOML/JSON file path or the name of a bundled config
+    (:func:`bundled_configs`); ``overrides`` as in :func:`apply_overrides`, e.g.
+    ``load_config(PretrainConfig, "pretrain_sample", {"optim.epochs": 2})``.
+    """
     config = cls()
+    path = resolve_config_path(source)
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
         text = path.read_text()
         try:
             values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
@@ -147,7 +194,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides=()) -> T
         merged = to_dict(config)
         deep_update(merged, values, f"{path}: ")
         config = from_dict(cls, merged)
-    return apply_overrides(config, list(overrides))
+    return apply_overrides(config, overrides)
 
 
 def deep_update(base: dict, update: dict, where: str = "") -> None:
