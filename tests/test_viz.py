@@ -143,6 +143,43 @@ def test_cell_box_follows_the_pmsp_grid():
         cell_box(9, 3, H, W)
 
 
+@pytest.mark.parametrize("size", [7, 10, 48, 50, 64])
+def test_cell_box_covers_exactly_the_pixels_the_labels_sum(size):
+    # The figures once kept their own (float) copy of the grid; they now use the labels'
+    # integer pixel edges, and a box spans exactly its cell's pixel centres.
+    from imrkit.pretext.labels import cell_edges
+
+    for cells in (2, 3, 4):
+        edges = cell_edges(size, cells)
+        assert edges.dtype == np.int64
+        for label in range(cells * cells):
+            box = cell_box(label, cells, size, size)
+            assert all(type(value) is float for value in box)
+            x, y, width, height = box
+            row, col = divmod(label, cells)
+            assert [p for p in range(size) if x < p < x + width] == list(
+                range(edges[col], edges[col + 1])
+            )
+            assert [p for p in range(size) if y < p < y + height] == list(
+                range(edges[row], edges[row + 1])
+            )
+
+
+def test_the_box_of_a_label_holds_the_motion_that_made_it():
+    from imrkit.pretext.labels import pmsp_labels
+
+    size, cells = 50, 3  # edges 0, 17, 33, 50
+    for label in range(cells * cells):
+        row, col = divmod(label, cells)
+        x, y, width, height = cell_box(label, cells, size, size)
+        centre_x, centre_y = round(x + width / 2), round(y + height / 2)
+        motion = np.zeros((25, size, size, 2), np.float32)  # reader layout: 5T x H x W x 2
+        motion[:, centre_y - 2 : centre_y + 2, centre_x - 2 : centre_x + 2, 0] = 4.0
+        assert pmsp_labels(motion, 5, spatial_scales=(cells,), temporal_scales=(1,))[
+            (cells, 1)
+        ].tolist() == [label]
+
+
 def test_windows_over_frame_match_the_temporal_pyramid():
     assert [windows_over_frame(5, 3, f) for f in range(5)] == [[0], [0, 1], [0, 1, 2], [1, 2], [2]]
     assert [windows_over_frame(5, 5, f) for f in range(5)] == [[0], [1], [2], [3], [4]]
@@ -181,7 +218,7 @@ def test_pyramid_boxes_draws_only_the_chosen_scales_and_checks_labels(iframes):
 
 
 def test_pyramid_boxes_frames_the_moving_corner_of_a_real_label(iframes):
-    from imrkit.pretext.pmsp import pmsp_labels
+    from imrkit.pretext.labels import pmsp_labels
 
     motion = np.zeros((5 * T, H, W, 2), np.float32)
     motion[:, 4 : H // 2 - 4, W // 2 + 4 : W - 4] = (3.0, 1.0)  # a patch moving top-right

@@ -1,12 +1,21 @@
-"""Typed configuration of IMRNet: every width, depth and kernel (Table 4) lives here.
+"""Typed configuration of IMRNet: what every width, depth and kernel (Table 4) means.
+
+The values of the named networks live in :mod:`imrkit.models.presets`, once; the fields
+here that a preset sets have no default. :class:`PathwayOverrides` and
+:class:`FusionOverrides` mirror :class:`PathwayConfig` and :class:`FusionConfig` field for
+field with ``None`` meaning "the preset's value": what a run config
+(:class:`imrkit.train.config.ModelConfig`) changes, e.g. ``model.pframes.stage_dims=[8, 16,
+32, 64]``.
 
 Kept free of torch so that the command line can list presets and modes cheaply.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
 
 from imrkit.errors import ConfigError
 
@@ -32,14 +41,14 @@ class PathwayConfig:
         spatial_strides: spatial stride of each stage's first block.
     """
 
-    block: Literal["basic", "bottleneck"] = "basic"
-    stem_dim: int = 64
-    stem_kernel: tuple[int, int, int] = (1, 7, 7)
+    block: Literal["basic", "bottleneck"]
+    stem_dim: int
+    stem_kernel: tuple[int, int, int]
+    stage_dims: tuple[int, ...]
+    inner_dims: tuple[int, ...]
+    depths: tuple[int, ...]
+    temporal_kernels: tuple[int, ...]
     pool_kernel: tuple[int, int, int] = (1, 3, 3)
-    stage_dims: tuple[int, ...] = (64, 128, 256, 512)
-    inner_dims: tuple[int, ...] = (64, 128, 256, 512)
-    depths: tuple[int, ...] = (2, 2, 2, 2)
-    temporal_kernels: tuple[int, ...] = (1, 1, 3, 3)
     spatial_strides: tuple[int, ...] = (1, 2, 2, 2)
 
 
@@ -57,8 +66,8 @@ class FusionConfig:
         gate_negative_slope: slope of the gate MLP's LeakyReLUs (Eq. 1).
     """
 
-    to_iframes_dims: tuple[int, ...] = (4, 4, 8, 16)
-    to_pframes_dims: tuple[int, ...] = (8, 8, 16, 32)
+    to_iframes_dims: tuple[int, ...]
+    to_pframes_dims: tuple[int, ...]
     spatial_kernel: int = 1
     norm: bool = True
     gate_negative_slope: float = 0.01
@@ -66,7 +75,7 @@ class FusionConfig:
 
 @dataclass
 class IMRNetConfig:
-    """Everything that defines an IMRNet.
+    """Everything that defines an IMRNet (the presets fill in the pathways and fusion).
 
     Attributes:
         iframes: the I pathway f_I.
@@ -81,17 +90,9 @@ class IMRNetConfig:
         iframe_channels, motion_channels, residual_channels: input channels.
     """
 
-    iframes: PathwayConfig = field(default_factory=PathwayConfig)
-    pframes: PathwayConfig = field(
-        default_factory=lambda: PathwayConfig(
-            stem_dim=8,
-            stem_kernel=(5, 7, 7),
-            stage_dims=(4, 8, 16, 32),
-            inner_dims=(4, 8, 16, 32),
-            temporal_kernels=(3, 3, 3, 3),
-        )
-    )
-    fusion: FusionConfig = field(default_factory=FusionConfig)
+    iframes: PathwayConfig
+    pframes: PathwayConfig
+    fusion: FusionConfig
     connections: ConnectionMode = "full"
     num_classes: int | None = None
     dropout: float = 0.5
@@ -143,3 +144,60 @@ class IMRNetConfig:
         for value in self.iframes.spatial_strides:
             stride *= value
         return stride
+
+    @property
+    def feature_dims(self) -> dict[str, int]:
+        """Channels of each pathway's final (res5) feature map."""
+        pframes = self.pframes.stage_dims[-1]
+        return {"iframes": self.iframes.stage_dims[-1], "motion": pframes, "residual": pframes}
+
+    @property
+    def embed_dim(self) -> int:
+        """Size of the embedding: the pooled final maps concatenated (576 R18, 2304 R50)."""
+        return sum(self.feature_dims.values())
+
+
+# ------------------------------------------------------------------ overrides of a preset
+
+
+def _overrides_of(cls: type, doc: str) -> type:
+    """A dataclass with every field of ``cls`` typed ``Optional`` and defaulting to None.
+
+    Generated rather than written out, so that a field added to ``cls`` is overridable
+    without a second list to keep in step.
+    """
+    hints = typing.get_type_hints(cls)
+    fields = [
+        (f.name, Optional[hints[f.name]], dataclasses.field(default=None))  # noqa: UP045
+        for f in dataclasses.fields(cls)
+    ]
+    overrides = dataclasses.make_dataclass(cls.__name__.replace("Config", "Overrides"), fields)
+    overrides.__module__ = __name__
+    overrides.__doc__ = doc
+    return overrides
+
+
+PathwayOverrides = _overrides_of(
+    PathwayConfig,
+    """Changes to a preset's :class:`PathwayConfig`: every field of it, None keeping the
+    preset's value (e.g. ``stage_dims=(8, 16, 32, 64)``).""",
+)
+FusionOverrides = _overrides_of(
+    FusionConfig,
+    """Changes to a preset's :class:`FusionConfig`: every field of it, None keeping the
+    preset's value (e.g. ``norm=False``).""",
+)
+
+
+def set_values(overrides: Any) -> dict[str, Any]:
+    """The fields of an overrides dataclass that are set (not None), nested ones as dicts."""
+    values = {}
+    for item in dataclasses.fields(overrides):
+        value = getattr(overrides, item.name)
+        if dataclasses.is_dataclass(value):
+            value = set_values(value)
+            if not value:
+                continue
+        if value is not None:
+            values[item.name] = value
+    return values

@@ -2,7 +2,8 @@
 
 The typed configs live in :mod:`imrkit.models.config` (every width, depth and kernel), the
 presets in :mod:`imrkit.models.presets`, the blocks in :mod:`imrkit.models.resnet` and
-:mod:`imrkit.models.connections`; this file assembles them.
+:mod:`imrkit.models.connections`; :mod:`imrkit.models.builder` builds them from a config and
+hands them to :class:`IMRNet`, which only runs them.
 
 Input layout (float32, normalised by :mod:`imrkit.transforms`):
 
@@ -15,123 +16,72 @@ H and W must be multiples of 32 (the pathways stride space by 32); time is never
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from imrkit.errors import ShapeError
-from imrkit.models.config import PATHWAYS, IMRNetConfig, PathwayConfig
-from imrkit.models.connections import (
-    StageFusion,
-    create_connection,
-    has_iframes_to_pframes,
-    has_pframes_to_iframes,
-)
-from imrkit.models.resnet import create_pathway
+from imrkit.models.config import PATHWAYS, IMRNetConfig
+from imrkit.models.io import save_pretrained
 
 
 class InputShapeError(ShapeError):
     """The tensors given to IMRNet do not have the layout it needs."""
 
 
-def _fused_dims(config: IMRNetConfig) -> dict[str, tuple[int, ...]]:
-    """Channels Eq. 3 concatenates onto each pathway after each connection point."""
-    mode = config.connections
-    to_i = config.fusion.to_iframes_dims if has_pframes_to_iframes(mode) else ()
-    to_p = config.fusion.to_pframes_dims if has_iframes_to_pframes(mode) else ()
-    return {
-        "iframes": tuple(2 * dim for dim in to_i),  # from M and from R
-        "motion": tuple(to_p),
-        "residual": tuple(to_p),
-    }
-
-
-def _pathway_kwargs(pathway: PathwayConfig) -> dict:
-    return {field.name: getattr(pathway, field.name) for field in dataclasses.fields(pathway)}
-
-
 class IMRNet(nn.Module):
     """The IMR network (Sec. 2.1, Table 4): f_I, f_M, f_R plus gated connections.
 
     Call it as ``model(iframes, motion, residual)`` (layouts in the module docstring):
-    it returns logits (B x num_classes) when ``config.num_classes`` is set, else the
-    embedding (B x embed_dim).
+    it returns logits (B x num_classes) when it has a classifier, else the embedding
+    (B x embed_dim). Build one with :func:`imrkit.models.build_model`.
+
+    Args:
+        config: what the parts were built from (kept for saving and input checks).
+        iframes, motion, residual: each pathway's ``[conv1, res2, res3, res4, res5]``.
+        fusions: the :class:`~imrkit.models.connections.StageFusion` following conv1, res2,
+            ... in order (empty for late fusion).
+        dropout: applied to the embedding before the classifier.
+        classifier: ``embed_dim -> num_classes``, or None to return the embedding.
     """
 
-    def __init__(self, config: IMRNetConfig):
+    def __init__(
+        self,
+        config: IMRNetConfig,
+        *,
+        iframes: nn.ModuleList,
+        motion: nn.ModuleList,
+        residual: nn.ModuleList,
+        fusions: nn.ModuleList,
+        dropout: nn.Module,
+        classifier: nn.Module | None,
+    ):
         super().__init__()
-        self.config = config
-        fused = _fused_dims(config)
-        in_channels = {
-            "iframes": config.iframe_channels,
-            "motion": config.motion_channels,
-            "residual": config.residual_channels,
-        }
-        for name in PATHWAYS:
-            pathway = config.iframes if name == "iframes" else config.pframes
-            modules = create_pathway(
-                dim_in=in_channels[name], fused_dims=fused[name], **_pathway_kwargs(pathway)
+        if not len(iframes) == len(motion) == len(residual) > len(fusions):
+            raise ValueError(
+                f"pathways of {len(iframes)}, {len(motion)}, {len(residual)} stages and "
+                f"{len(fusions)} fusions: the pathways must agree and outnumber the fusions"
             )
-            self.add_module(name, modules)  # [conv1, res2, res3, res4, res5]
-
-        self.fusions = nn.ModuleList()
-        if config.connections != "none":
-            stage_out = {
-                key: (pathway.stem_dim, *pathway.stage_dims)
-                for key, pathway in (("iframes", config.iframes), ("pframes", config.pframes))
-            }
-            for index, (to_i, to_p) in enumerate(
-                zip(config.fusion.to_iframes_dims, config.fusion.to_pframes_dims, strict=True)
-            ):
-                kwargs = dict(
-                    mode=config.connections,
-                    dim_iframes=stage_out["iframes"][index],
-                    dim_pframes=stage_out["pframes"][index],
-                    dim_to_iframes=to_i,
-                    dim_to_pframes=to_p,
-                    ratio=config.pframes_per_gop,
-                    norm=config.fusion.norm,
-                    spatial_kernel=config.fusion.spatial_kernel,
-                    negative_slope=config.fusion.gate_negative_slope,
-                )
-                self.fusions.append(
-                    StageFusion(
-                        motion=create_connection(**kwargs), residual=create_connection(**kwargs)
-                    )
-                )
-
-        self.dropout = nn.Dropout(config.dropout)
-        self.classifier = (
-            nn.Linear(self.embed_dim, config.num_classes) if config.num_classes else None
-        )
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for module in self.modules():
-            if isinstance(module, (nn.Conv3d, nn.ConvTranspose3d)):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.BatchNorm3d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        self.config = config
+        # Registered in this order (state-dict keys iframes.*, motion.*, residual.*,
+        # fusions.*, classifier.*), as saved models expect.
+        self.iframes = iframes
+        self.motion = motion
+        self.residual = residual
+        self.fusions = fusions
+        self.dropout = dropout
+        self.classifier = classifier
 
     @property
     def feature_dims(self) -> dict[str, int]:
         """Channels of each pathway's final (res5) feature map."""
-        pframes = self.config.pframes.stage_dims[-1]
-        return {
-            "iframes": self.config.iframes.stage_dims[-1],
-            "motion": pframes,
-            "residual": pframes,
-        }
+        return self.config.feature_dims
 
     @property
     def embed_dim(self) -> int:
         """Size of :meth:`embed` (576 for R18, 2304 for R50)."""
-        return sum(self.feature_dims.values())
+        return self.config.embed_dim
 
     def check_inputs(
         self, iframes: torch.Tensor, motion: torch.Tensor, residual: torch.Tensor
@@ -213,6 +163,4 @@ class IMRNet(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``model.safetensors`` and ``config.json`` to ``directory``; return it."""
-        from imrkit.models.io import save_pretrained
-
         return save_pretrained(self, directory)

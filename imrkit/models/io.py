@@ -3,7 +3,9 @@
 A saved model is a folder holding ``model.safetensors`` (the state dict) and ``config.json``
 (``{"architecture": "IMRNet", "config": <IMRNetConfig as a dict>, "imrkit_version": ...}``).
 :func:`load_backbone` moves pretrained weights into a model of another head, e.g. a
-pretext-pretrained backbone into a classifier, and reports what did not fit.
+pretext-pretrained backbone into a classifier, and reports what did not fit. Rebuilding a
+saved network is :func:`imrkit.models.builder.load_model` (this module builds nothing, so
+that :mod:`.imrnet` can use it without an import cycle).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from imrkit.config import from_dict, to_dict
 from imrkit.errors import ConfigError, ImrkitError
 from imrkit.models.config import IMRNetConfig
-from imrkit.models.imrnet import IMRNet
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +37,11 @@ class CheckpointError(ImrkitError, ValueError):
     """A saved model folder or weights file is missing or unreadable."""
 
 
-def save_pretrained(model: IMRNet, directory: str | Path) -> Path:
-    """Write ``model.safetensors`` and ``config.json`` into ``directory`` (created)."""
+def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
+    """Write ``model.safetensors`` and ``config.json`` into ``directory`` (created).
+
+    ``model`` is an IMRNet (or anything with its ``config``: an :class:`IMRNetConfig`).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     from imrkit import __version__
@@ -90,20 +95,6 @@ def read_config(directory: str | Path) -> IMRNetConfig:
         raise CheckpointError(f"{path}: {error}") from None
 
 
-def load_model(directory: str | Path, *, device: str | torch.device = "cpu") -> IMRNet:
-    """Rebuild the model saved by :meth:`IMRNet.save_pretrained` in ``directory``.
-
-    Every weight must be present and fit (strict loading); the model is returned in eval mode.
-    """
-    model = IMRNet(read_config(directory))
-    state = read_state_dict(directory)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        raise CheckpointError(f"{directory}: weights do not match config.json: {error}") from None
-    return model.to(device).eval()
-
-
 @dataclass
 class LoadReport:
     """What :func:`load_backbone` did.
@@ -149,7 +140,7 @@ def strip_backbone_prefix(state: dict[str, torch.Tensor]) -> tuple[dict, list[st
 
 
 def load_backbone(
-    model: IMRNet, source: str | Path | dict[str, torch.Tensor], *, include_classifier=False
+    model: nn.Module, source: str | Path | dict[str, torch.Tensor], *, include_classifier=False
 ) -> LoadReport:
     """Copy pretrained weights into ``model`` wherever names and shapes agree.
 

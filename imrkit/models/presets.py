@@ -1,5 +1,7 @@
 """Named IMRNet configurations: ``imrnet_tiny``, ``imrnet_r18``, ``imrnet_r50``.
 
+The one home of their values; :func:`model_config` applies changes to one of them.
+
 R18 and R50 follow Table 4 as SPEC section 2 reads it; ``imrnet_tiny`` keeps the same
 structure (three pathways, every connection) at widths small enough for CPU demos and tests.
 """
@@ -7,7 +9,10 @@ structure (three pathways, every connection) at widths small enough for CPU demo
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from imrkit.config import deep_update, from_dict, to_dict
+from imrkit.errors import ConfigError
 from imrkit.models.config import FusionConfig, IMRNetConfig, PathwayConfig
 
 # Table 4, R18/R50 M/R stem: 5x7^2, 8 channels, spatial stride 2 (time not strided).
@@ -91,3 +96,19 @@ PRESETS: dict[str, Callable[[], IMRNetConfig]] = {
     "imrnet_r18": imrnet_r18,
     "imrnet_r50": imrnet_r50,
 }
+
+
+def model_config(name: str, **overrides: Any) -> IMRNetConfig:
+    """The preset ``name`` with ``overrides`` applied (nested sections as dicts).
+
+    Example: ``model_config("imrnet_r18", connections="none", fusion={"norm": False})``.
+    """
+    if name not in PRESETS:
+        raise ConfigError(f"unknown model {name!r}; known: {', '.join(PRESETS)}")
+    values = to_dict(PRESETS[name]())
+    overrides = {
+        key: to_dict(value) if hasattr(value, "__dataclass_fields__") else value
+        for key, value in overrides.items()
+    }
+    deep_update(values, overrides)
+    return from_dict(IMRNetConfig, values)

@@ -17,9 +17,10 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from imrkit.models.builder import model_config
+from imrkit.models.builder import create_imrnet
 from imrkit.models.config import PATHWAYS, STAGE_NAMES, IMRNetConfig
 from imrkit.models.imrnet import IMRNet
+from imrkit.models.presets import model_config
 
 # Table 2 (per frame, 25-frame input at 224^2).
 PAPER_GMACS_PER_FRAME = {"imrnet_r18": 0.66, "imrnet_r50": 1.04}
@@ -106,7 +107,7 @@ def model_stats(
     else:
         name, config = None, name_or_config
     with torch.device("meta"):
-        model = IMRNet(config).eval()
+        model = create_imrnet(config).eval()
         num_pframes = config.pframes_per_gop * num_gops
         inputs = (
             torch.empty(batch_size, config.iframe_channels, num_gops, size, size),

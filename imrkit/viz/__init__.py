@@ -35,6 +35,7 @@ from imrkit.viz.pretext import (
     level_agreement,
     pmsp_predictions,
     pyramid_boxes,
+    windows_over_frame,
 )
 from imrkit.viz.results import (
     accuracy_bars,
@@ -70,4 +71,5 @@ __all__ = [
     "retrieval_grid",
     "save_figure",
     "storage_bars",
+    "windows_over_frame",
 ]

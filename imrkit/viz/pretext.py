@@ -5,7 +5,7 @@
 - :func:`ctp_grid`: the four correspondence types of CTP, Figure 4.
 
 Inputs: ``iframes`` ``T x H x W x 3`` uint8 (``CompressedClip.iframes``), PMSP labels as
-:func:`imrkit.pretext.pmsp.pmsp_labels` returns them, ``{(s, t): int array (t,)}``, and motion
+:func:`imrkit.pretext.labels.pmsp_labels` returns them, ``{(s, t): int array (t,)}``, and motion
 in the reader layout ``5T x H x W x 2``.
 """
 
@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import Rectangle
 
+from imrkit.pretext.labels import SPATIAL_SCALES, TEMPORAL_SCALES, cell_edges
 from imrkit.viz.base import (
     PMSP_SCALE_COLORS,
     PlotInputError,
@@ -29,33 +30,29 @@ from imrkit.viz.base import (
 )
 from imrkit.viz.codec import motion_to_rgb
 
-PMSP_SPATIAL_SCALES = (2, 3, 4)
-PMSP_TEMPORAL_SCALES = (1, 3, 5)
 # Thicker boxes for coarser scales, drawn first, so nested boxes that share an edge stay
 # visible (a 2x2 cell and a 4x4 cell share the outer edge of the frame quadrant).
 _LINE_WIDTHS = {2: 3.0, 3: 2.0, 4: 1.2}
 _COLOR_NAMES = {2: "red", 3: "green", 4: "blue"}
 
 
-def cell_edges(size: int, cells: int) -> np.ndarray:
-    """Pixel edges of ``cells`` grid cells along ``size`` pixels.
-
-    The same grid as :mod:`imrkit.pretext.pmsp`: cell i spans ``[round(i size / s),
-    round((i + 1) size / s))`` (round half to even).
-    """
-    return np.round(np.linspace(0, size, cells + 1))
-
-
 def cell_box(label: int, cells: int, height: int, width: int) -> tuple[float, float, float, float]:
     """``(x, y, width, height)`` in image coordinates of the row-major cell ``label``.
 
-    Pixel centres sit on integers, so a cell of pixels ``[a, b)`` spans ``a - 0.5 .. b - 0.5``.
+    The cell is the one the labels sum over (:func:`imrkit.pretext.labels.cell_edges`: pixels
+    ``[round(i size / s), round((i + 1) size / s))``). Pixel centres sit on integers, so a
+    cell of pixels ``[a, b)`` spans ``a - 0.5 .. b - 0.5``.
     """
     if not 0 <= label < cells * cells:
         raise PlotInputError(f"PMSP label {label} is outside [0, {cells * cells}) for s={cells}")
     row, col = divmod(int(label), cells)
-    ys, xs = cell_edges(height, cells), cell_edges(width, cells)
-    return xs[col] - 0.5, ys[row] - 0.5, xs[col + 1] - xs[col], ys[row + 1] - ys[row]
+    ys, xs = cell_edges(height, cells).tolist(), cell_edges(width, cells).tolist()
+    return (
+        xs[col] - 0.5,
+        ys[row] - 0.5,
+        float(xs[col + 1] - xs[col]),
+        float(ys[row + 1] - ys[row]),
+    )
 
 
 def windows_over_frame(num_gops: int, t: int, frame: int) -> list[int]:
@@ -86,8 +83,8 @@ def draw_pyramid(
     iframes: np.ndarray,
     labels: Mapping,
     *,
-    scales: Sequence[int] = PMSP_SPATIAL_SCALES,
-    temporal_scales: Sequence[int] = PMSP_TEMPORAL_SCALES,
+    scales: Sequence[int] = SPATIAL_SCALES,
+    temporal_scales: Sequence[int] = TEMPORAL_SCALES,
 ) -> np.ndarray:
     """Draw the Figures 5-12 grid on ``target``; returns the ``len(t) x T`` axes.
 
@@ -127,15 +124,15 @@ def pyramid_boxes(
     iframes: np.ndarray,
     labels: Mapping,
     *,
-    scales: Sequence[int] = PMSP_SPATIAL_SCALES,
-    temporal_scales: Sequence[int] = PMSP_TEMPORAL_SCALES,
+    scales: Sequence[int] = SPATIAL_SCALES,
+    temporal_scales: Sequence[int] = TEMPORAL_SCALES,
     title: str | None = None,
 ) -> Figure:
     """PMSP labels as boxes over the I-frames, as in the paper's Figures 5-12 (Appendix B).
 
     Args:
         iframes: ``T x H x W x 3`` uint8, the clip's I-frames.
-        labels: ``{(s, t): (t,) ints}`` from :func:`imrkit.pretext.pmsp.pmsp_labels`.
+        labels: ``{(s, t): (t,) ints}`` from :func:`imrkit.pretext.labels.pmsp_labels`.
         scales: spatial scales to draw (red 2x2, green 3x3, blue 4x4).
         temporal_scales: rows (t = 1, 3, 5).
         title: figure title.
@@ -173,8 +170,8 @@ def pmsp_predictions(
     ground_truth: Mapping,
     predicted: Mapping,
     *,
-    scales: Sequence[int] = PMSP_SPATIAL_SCALES,
-    temporal_scales: Sequence[int] = PMSP_TEMPORAL_SCALES,
+    scales: Sequence[int] = SPATIAL_SCALES,
+    temporal_scales: Sequence[int] = TEMPORAL_SCALES,
     title: str | None = None,
 ) -> Figure:
     """Ground-truth PMSP labels next to a model's predictions, as in Figures 13-14.

@@ -50,3 +50,30 @@ def test_bench_loader_runs_and_reports(tmp_path):
     assert storage["mpeg4"] < storage["jpeg95"] < storage["raw_rgb"] == 340 * 256 * 3
     report = loader.format_report(result)
     assert "read_clip" in report and "targets" in report
+
+
+def test_targets_come_from_the_targets_table():
+    result = {
+        "long": {
+            "ratios": {
+                "read_clip_vs_pyav_rgb": 1.2,
+                "read_clip_vs_pyav_rgb_reused": 1.4,
+                "farneback_vs_read_clip": 25.0,
+            }
+        },
+        "random_access": {"end_vs_start": 1.3},
+    }
+    assert loader.check_targets(result) == {
+        "read_clip_vs_plain_decode (<= 1.3, vs pyav_rgb, 340x256)": True,
+        "read_clip_vs_plain_decode (<= 1.3, vs pyav_rgb_reused, 340x256)": False,
+        "farneback_vs_read_clip (>= 20, 340x256)": True,
+        "end_vs_start_of_long_video (<= 1.2)": False,
+    }
+    # One home: change the table and the verdicts follow.
+    original = dict(loader.TARGETS)
+    try:
+        loader.TARGETS["end_vs_start_of_long_video"] = ("<=", 1.5)
+        assert loader.check_targets(result)["end_vs_start_of_long_video (<= 1.5)"] is True
+    finally:
+        loader.TARGETS.clear()
+        loader.TARGETS.update(original)

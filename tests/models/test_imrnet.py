@@ -177,3 +177,50 @@ def test_forward_is_deterministic_under_a_seed():
     other = build_model("imrnet_tiny", num_classes=3).eval()
     with torch.no_grad():
         assert not torch.allclose(other(*clip(num_gops=2)), outputs[0])
+
+
+def test_the_presets_are_the_only_home_of_the_sizes():
+    from imrkit.models import IMRNetConfig, PathwayConfig
+
+    with pytest.raises(TypeError):
+        IMRNetConfig()  # no default pathways: a network starts from a preset
+    with pytest.raises(TypeError):
+        PathwayConfig()
+
+
+def test_the_builder_hands_built_parts_to_imrnet():
+    from torch import nn
+
+    from imrkit.models import IMRNet, create_imrnet, model_config
+    from imrkit.models.builder import create_fusions, create_pathways
+
+    config = model_config("imrnet_tiny", num_classes=4)
+    pathways, fusions = create_pathways(config), create_fusions(config)
+    model = IMRNet(
+        config,
+        **pathways,
+        fusions=fusions,
+        dropout=nn.Dropout(0.0),
+        classifier=nn.Linear(config.embed_dim, 4),
+    )
+    assert model.iframes is pathways["iframes"] and model.fusions is fusions
+    assert list(model.state_dict()) == list(create_imrnet(config).state_dict())
+    with pytest.raises(ValueError, match="fusions"):
+        IMRNet(
+            config,
+            **pathways,
+            fusions=nn.ModuleList([nn.Identity()] * 5),
+            dropout=nn.Identity(),
+            classifier=None,
+        )
+
+
+def test_models_io_does_not_import_the_network():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, imrkit.models.io; "
+        "assert 'imrkit.models.imrnet' not in sys.modules, 'models.io imports models.imrnet'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
