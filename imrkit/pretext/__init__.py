@@ -20,6 +20,11 @@ infonce        InfoNCE over two augmented views                            basel
 Every module takes the backbone and keyword options (``hidden_dim``, ``seed``, ...); the
 transforms a task needs (CTP's, rotation, reversal, InfoNCE's views) happen inside
 ``forward`` on the batch's device. No module moves tensors to a device itself.
+
+The PMSP labels (Algorithm 1) are :func:`pmsp_labels`, :func:`pmsp_magnitudes` and
+:func:`pmsp_label_tensor` (:mod:`imrkit.pretext.labels`). Names other than
+:data:`PRETEXTS`, :func:`build_pretext` and :func:`pretext_options` are imported lazily
+(PEP 562), so that reading the table of pretexts does not import torch.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ import importlib
 import inspect
 from typing import Any
 
+from imrkit._lazy import lazy_exports
 from imrkit.errors import ConfigError
-from imrkit.pretext.base import PretextOutput
 
 # name -> (module, class, fixed options)
 PRETEXTS: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -42,7 +47,30 @@ PRETEXTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "infonce": ("imrkit.pretext.baselines", "InfoNCE", {}),
 }
 
-__all__ = ["PRETEXTS", "PretextOutput", "build_pretext", "pretext_options"]
+_EXPORTS = {
+    "PretextOutput": "imrkit.pretext.base",
+    "metric_floats": "imrkit.pretext.base",
+    "NUM_PMSP_LABELS": "imrkit.pretext.labels",
+    "PMSP_LEVELS": "imrkit.pretext.labels",
+    "SPATIAL_SCALES": "imrkit.pretext.labels",
+    "TEMPORAL_SCALES": "imrkit.pretext.labels",
+    "cell_edges": "imrkit.pretext.labels",
+    "level_slices": "imrkit.pretext.labels",
+    "pmsp_label_tensor": "imrkit.pretext.labels",
+    "pmsp_labels": "imrkit.pretext.labels",
+    "pmsp_levels": "imrkit.pretext.labels",
+    "pmsp_magnitudes": "imrkit.pretext.labels",
+    "split_label_tensor": "imrkit.pretext.labels",
+    "PMSP": "imrkit.pretext.pmsp",
+    "PMSPHeads": "imrkit.pretext.pmsp",
+    "CTP": "imrkit.pretext.ctp",
+    "CORRESPONDENCE_TYPES": "imrkit.pretext.ctp",
+    "apply_correspondence": "imrkit.pretext.ctp",
+    "PMSPCTP": "imrkit.pretext.objective",
+    "ArrowOfTime": "imrkit.pretext.baselines",
+    "InfoNCE": "imrkit.pretext.baselines",
+    "RotationPrediction": "imrkit.pretext.baselines",
+}
 
 
 def _pretext_class(name: str):
@@ -76,3 +104,8 @@ def build_pretext(name: str, backbone, **config: Any):
     if unknown:
         raise ConfigError(f"pretext {name!r}: unknown option(s) {unknown}; options: {allowed}")
     return cls(backbone, **fixed, **config)
+
+
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__, _EXPORTS, ("PRETEXTS", "build_pretext", "pretext_options")
+)

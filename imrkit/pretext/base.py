@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -18,11 +19,28 @@ class PretextOutput:
 
     Attributes:
         loss: the scalar to minimise (with its graph).
-        metrics: detached floats to log, e.g. ``{"pmsp/loss": 21.3, "pmsp/acc_s2_t1": 0.4}``.
+        metrics: detached 0-dim tensors to log, e.g. ``{"pmsp/loss": tensor(21.3),
+            "pmsp/acc_s2_t1": tensor(0.4)}``, on the batch's device. They stay tensors so
+            that a training step never waits for the device; :func:`metric_floats` reads
+            them, in one transfer, when a row is logged.
     """
 
     loss: torch.Tensor
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def metric_floats(self) -> dict[str, float]:
+        """:attr:`metrics` as Python floats (one device transfer)."""
+        return metric_floats(self.metrics)
+
+
+def metric_floats(metrics: Mapping[str, torch.Tensor | float]) -> dict[str, float]:
+    """Metric values as Python floats, reading every tensor among them in one transfer."""
+    tensors = {key: value for key, value in metrics.items() if isinstance(value, torch.Tensor)}
+    floats = {key: float(value) for key, value in metrics.items() if key not in tensors}
+    if tensors:
+        values = torch.stack([value.detach().float().reshape(()) for value in tensors.values()])
+        floats.update(zip(tensors, values.cpu().tolist(), strict=True))
+    return {key: floats[key] for key in metrics}
 
 
 def mlp_head(dim_in: int, dim_hidden: int, dim_out: int) -> nn.Sequential:
@@ -53,6 +71,7 @@ def make_generator(seed: int | None) -> torch.Generator | None:
     return None if seed is None else torch.Generator().manual_seed(seed)
 
 
-def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """Top-1 accuracy of ``... x K`` logits against ``...`` targets, as a float."""
-    return (logits.argmax(-1) == targets).float().mean().item()
+def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Top-1 accuracy of ``... x K`` logits against ``...`` targets: a detached 0-dim tensor
+    (no device sync; see :attr:`PretextOutput.metrics`)."""
+    return (logits.detach().argmax(-1) == targets).float().mean()

@@ -118,7 +118,7 @@ class _ClassificationPretext(nn.Module):
         labels = labels.to(logits.device)
         loss = F.cross_entropy(logits, labels)
         metrics = {
-            f"{self.prefix}/loss": float(loss.detach()),
+            f"{self.prefix}/loss": loss.detach(),
             f"{self.prefix}/acc": accuracy(logits, labels),
         }
         return PretextOutput(loss, {**metrics, "loss": metrics[f"{self.prefix}/loss"]})
@@ -188,5 +188,5 @@ class InfoNCE(nn.Module):
         )  # B x B, positives on the diagonal
         targets = torch.arange(logits.shape[0], device=logits.device)
         loss = (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
-        metrics = {"infonce/loss": float(loss.detach()), "infonce/acc": accuracy(logits, targets)}
+        metrics = {"infonce/loss": loss.detach(), "infonce/acc": accuracy(logits, targets)}
         return PretextOutput(loss, {**metrics, "loss": metrics["infonce/loss"]})

@@ -1,7 +1,7 @@
 """Pyramidal motion statistics prediction (PMSP, Sec. 2.2, Eq. 4): heads and loss.
 
-The labels (Algorithm 1, Appendix A) live in :mod:`imrkit.pretext.labels` and are
-re-exported here: :func:`pmsp_labels`, :func:`pmsp_magnitudes`, :func:`pmsp_label_tensor`.
+The labels (Algorithm 1, Appendix A) live in :mod:`imrkit.pretext.labels`
+(:func:`~imrkit.pretext.labels.pmsp_labels`, ``pmsp_magnitudes``, ``pmsp_label_tensor``).
 
 For each level r = (s, t) a 2-layer MLP reads the backbone's final feature maps pooled over
 window q's time span and into an s x s grid, and predicts the window's most vibrant cell;
@@ -19,35 +19,12 @@ from torch import nn
 from imrkit.errors import ShapeError
 from imrkit.pretext.base import PretextOutput, accuracy, mlp_head, streams
 from imrkit.pretext.labels import (
-    NUM_PMSP_LABELS,
-    PMSP_LEVELS,
     SPATIAL_SCALES,
     TEMPORAL_SCALES,
-    level_slices,
-    pmsp_label_tensor,
     pmsp_labels,
     pmsp_levels,
-    pmsp_magnitudes,
     split_label_tensor,
 )
-
-__all__ = [
-    "NUM_PMSP_LABELS",
-    "PMSP",
-    "PMSPHeads",
-    "PMSP_LEVELS",
-    "SPATIAL_SCALES",
-    "TEMPORAL_SCALES",
-    "level_slices",
-    "pmsp_label_tensor",
-    "pmsp_labels",
-    "pmsp_levels",
-    "pmsp_magnitudes",
-    "pmsp_step",
-    "pool_window_features",
-    "split_label_tensor",
-]
-
 
 # --------------------------------------------------------------------------- heads and loss
 
@@ -125,12 +102,14 @@ class PMSPHeads(nn.Module):
 
     def loss(
         self, logits: dict[tuple[int, int], torch.Tensor], labels: torch.Tensor
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Eq. 4: cross-entropy summed over windows q and levels r, averaged over the batch.
+
+        The metrics (per-level and mean accuracy, the loss) are detached tensors.
 
         Args:
             logits: from :meth:`forward`.
-            labels: ``B x num_labels`` in :func:`pmsp_label_tensor` order.
+            labels: ``B x num_labels`` in :func:`~imrkit.pretext.labels.pmsp_label_tensor` order.
         """
         targets = split_label_tensor(labels, self.levels)
         total, metrics = 0.0, {}
@@ -140,8 +119,8 @@ class PMSPHeads(nn.Module):
             level_loss = F.cross_entropy(level_logits.flatten(0, 1), level_targets.flatten()) * t
             total = total + level_loss
             metrics[f"pmsp/acc_s{s}_t{t}"] = accuracy(level_logits, level_targets)
-        metrics["pmsp/acc"] = sum(metrics.values()) / len(self.levels)
-        metrics["pmsp/loss"] = float(total.detach())
+        metrics["pmsp/acc"] = torch.stack(list(metrics.values())).mean()
+        metrics["pmsp/loss"] = total.detach()
         return total, metrics
 
 
@@ -182,7 +161,7 @@ class PMSP(nn.Module):
     """Pyramidal motion statistics prediction on an IMRNet (Sec. 2.2, Eq. 4).
 
     ``forward(batch)`` reads ``batch["pmsp"]`` (B x 27, from a dataset using
-    :func:`pmsp_label_tensor` after augmentation) or computes the labels from
+    :func:`~imrkit.pretext.labels.pmsp_label_tensor` after augmentation) or computes the labels from
     ``batch["motion"]`` on its device.
 
     Args:
@@ -201,7 +180,7 @@ class PMSP(nn.Module):
     ):
         super().__init__()
         self.backbone = backbone
-        self.heads = PMSPHeads(
+        self.pmsp_heads = PMSPHeads(
             sum(backbone.feature_dims.values()),
             hidden_dim=hidden_dim,
             spatial_scales=spatial_scales,
@@ -209,6 +188,6 @@ class PMSP(nn.Module):
         )
 
     def forward(self, batch: dict[str, torch.Tensor]) -> PretextOutput:
-        output = pmsp_step(self.backbone, self.heads, batch)
+        output = pmsp_step(self.backbone, self.pmsp_heads, batch)
         output.metrics["loss"] = output.metrics["pmsp/loss"]
         return output

@@ -12,25 +12,68 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from imrkit.data.dataset import DatasetConfig
+from imrkit.errors import ConfigError
+from imrkit.models.config import (
+    ConnectionMode,
+    FusionOverrides,
+    IMRNetConfig,
+    PathwayOverrides,
+    set_values,
+)
+from imrkit.models.presets import model_config
 
 
 @dataclass
 class ModelConfig:
-    """Which IMRNet to build (:func:`imrkit.build_model`).
+    """Which IMRNet to build: a preset, plus typed changes to its :class:`IMRNetConfig`.
+
+    Every Table 1 and Table 4 ablation is a change here, from a TOML ``[model]`` table or a
+    ``key=value`` override, e.g. ``model.connections=none`` (late fusion),
+    ``model.pframes.stage_dims=[8, 16, 32, 64]``, ``model.fusion.norm=false``.
 
     Attributes:
-        name: preset, ``imrnet_tiny``, ``imrnet_r18`` or ``imrnet_r50``.
+        name: preset, ``imrnet_tiny``, ``imrnet_r18`` or ``imrnet_r50``
+            (:mod:`imrkit.models.presets`).
         connections: Table 1 ablation switch: ``full``, ``none``, ``unidirectional``,
             ``no_conv`` or ``no_attention``.
         dropout: dropout before the classifier (finetuning).
+        iframes: changes to the I pathway (any :class:`~imrkit.models.PathwayConfig`
+            field; unset fields keep the preset's value).
+        pframes: changes to the M/R pathways' shared architecture (same fields).
+        fusion: changes to the connections (any :class:`~imrkit.models.FusionConfig` field).
+        pframes_per_gop: P-frames per I-frame (None: the preset's, 5).
     """
 
     name: str = "imrnet_r18"
-    connections: str = "full"
-    dropout: float = 0.5
+    connections: ConnectionMode = IMRNetConfig.connections
+    dropout: float = IMRNetConfig.dropout
+    iframes: PathwayOverrides = field(default_factory=PathwayOverrides)
+    pframes: PathwayOverrides = field(default_factory=PathwayOverrides)
+    fusion: FusionOverrides = field(default_factory=FusionOverrides)
+    pframes_per_gop: int | None = None
+
+    def __post_init__(self) -> None:
+        # Check the whole network now (lengths that must agree, odd kernels, ...), so that a
+        # bad override fails when the config is read, not after the data is loaded.
+        try:
+            self.imrnet_config()
+        except ConfigError as error:
+            raise ConfigError(f"model ({self.name}): {error}") from None
 
     def build_kwargs(self) -> dict:
-        return {"connections": self.connections, "dropout": self.dropout}
+        """Keyword overrides of :func:`imrkit.models.build_model` for this config."""
+        kwargs = {"connections": self.connections, "dropout": self.dropout}
+        for key in ("iframes", "pframes", "fusion"):
+            changes = set_values(getattr(self, key))
+            if changes:
+                kwargs[key] = changes
+        if self.pframes_per_gop is not None:
+            kwargs["pframes_per_gop"] = self.pframes_per_gop
+        return kwargs
+
+    def imrnet_config(self, num_classes: int | None = None) -> IMRNetConfig:
+        """The full network configuration: the preset with these changes applied."""
+        return model_config(self.name, num_classes=num_classes, **self.build_kwargs())
 
 
 @dataclass
@@ -42,11 +85,14 @@ class PretextConfig:
             ``infonce``.
         ctp_weight: lambda of L_PMSP + lambda * L_CTP (SPEC: 1).
         hidden_dim: width of the heads' hidden layer (0: the pretext's default).
+        ctp_pooling: what CTP's head reads: ``gop`` (one slot per GOP) or ``clip`` (the
+            clip embedding); see :mod:`imrkit.pretext.ctp`.
     """
 
     name: str = "pmsp+ctp"
     ctp_weight: float = 1.0
     hidden_dim: int = 0
+    ctp_pooling: Literal["gop", "clip"] = "gop"
 
 
 @dataclass
@@ -100,10 +146,6 @@ class RunConfig:
         progress: show a tqdm progress bar (main process only).
         threads: torch CPU threads per process (0: leave torch's default).
         find_unused_parameters: DDP option for models with branches unused in a step.
-        stop_after_steps: end the run abruptly, as if killed, after this many optimizer
-            steps, without saving anything (0: never); for testing resumption.
-        inject_nan_at_step: replace the loss by NaN at this optimizer step (0: never); for
-            testing the divergence guard.
     """
 
     out_dir: str = "runs/run"
@@ -118,8 +160,6 @@ class RunConfig:
     progress: bool = True
     threads: int = 0
     find_unused_parameters: bool = False
-    stop_after_steps: int = 0
-    inject_nan_at_step: int = 0
 
 
 @dataclass

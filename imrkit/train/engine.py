@@ -30,7 +30,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from imrkit.errors import ConfigError, ImrkitError
+from imrkit.pretext.base import metric_floats
 from imrkit.train.checkpoints import (
     CHECKPOINTS,
     TrainerState,
@@ -50,7 +51,8 @@ from imrkit.train.config import OptimConfig, RunConfig
 from imrkit.train.metrics_log import MetricsLog
 from imrkit.train.schedule import build_optimizer, build_scheduler
 
-LossFn = Callable[[nn.Module, dict], tuple[torch.Tensor, dict[str, float]]]
+# (model, batch) -> (loss, metrics); metrics may be detached tensors, read only when logged.
+LossFn = Callable[[nn.Module, dict], tuple[torch.Tensor, dict[str, Any]]]
 EvalFn = Callable[[nn.Module, Any, Any], dict[str, float]]
 
 
@@ -94,7 +96,7 @@ class FitResult:
         model: the trained module, unwrapped from DDP.
         state: the final :class:`TrainerState`.
         metrics: the last epoch's row of the metrics log.
-        interrupted: the run stopped at ``run.stop_after_steps`` (as if killed).
+        interrupted: a :class:`Callback` stopped the run (as if killed).
         last_checkpoint: the newest complete checkpoint folder, if any.
     """
 
@@ -182,23 +184,30 @@ def _batch_loss(task: TrainTask, model: nn.Module, batch: dict, last_batch: dict
 
 
 class _Window:
-    """Running sums between two ``train`` rows of the metrics log."""
+    """Running sums between two ``train`` rows of the metrics log.
+
+    Losses and metrics are summed as detached tensors on their device and read back only
+    when a row is written, so that a training step does not wait for the device.
+    """
 
     def __init__(self):
-        self.loss = torch.zeros(2)  # summed batch losses, batches (this process)
-        self.metrics: dict[str, float] = {}
+        self.loss_sum: torch.Tensor | float = 0.0  # summed batch losses (this process)
+        self.metrics: dict[str, torch.Tensor | float] = {}
         self.batches, self.clips = 0, 0
         self.start = time.perf_counter()
 
-    def add(self, loss: float, clips: int, metrics: dict[str, float]) -> None:
-        self.loss += torch.tensor([loss, 1.0])
+    def add(self, loss: torch.Tensor, clips: int, metrics: dict[str, Any]) -> None:
+        self.loss_sum = self.loss_sum + loss.detach().float()
         self.batches, self.clips = self.batches + 1, self.clips + clips
         for key, value in metrics.items():
-            self.metrics[key] = self.metrics.get(key, 0.0) + float(value)
+            value = value.detach() if isinstance(value, torch.Tensor) else float(value)
+            self.metrics[key] = self.metrics.get(key, 0.0) + value
 
     def row(self, accelerator, step: int, epoch: int, lr: float) -> dict[str, Any]:
         """The row: loss averaged over every process, other metrics over this one."""
-        totals = accelerator.reduce(self.loss.to(accelerator.device), "sum").cpu()
+        loss_sum = torch.as_tensor(self.loss_sum, dtype=torch.float32).cpu()
+        totals = torch.stack([loss_sum, torch.tensor(float(self.batches))])
+        totals = accelerator.reduce(totals.to(accelerator.device), "sum").cpu()
         elapsed = time.perf_counter() - self.start
         row = {
             "kind": "train",
@@ -208,8 +217,28 @@ class _Window:
             "lr": lr,
             "clips_per_s": self.clips * accelerator.num_processes / elapsed,
         }
-        row.update({k: v / max(self.batches, 1) for k, v in self.metrics.items() if k not in row})
+        metrics = metric_floats(self.metrics)
+        row.update({k: v / max(self.batches, 1) for k, v in metrics.items() if k not in row})
         return row
+
+
+class _EpochSums:
+    """This process's epoch counters since they were last folded into the trainer state."""
+
+    def __init__(self):
+        self.loss: torch.Tensor | float = 0.0
+        self.batches, self.skipped = 0, 0
+
+    def fold_into(self, accelerator, state: TrainerState) -> None:
+        """Add the counters, summed over processes, into ``state``; start again from zero."""
+        loss = torch.as_tensor(self.loss, dtype=torch.float64).cpu().reshape(1)
+        counts = torch.tensor([self.batches, self.skipped], dtype=torch.float64)
+        totals = accelerator.reduce(torch.cat([loss, counts]).to(accelerator.device), "sum")
+        loss_sum, batches, skipped = totals.cpu().tolist()
+        state.epoch_loss_sum += loss_sum
+        state.epoch_batches += int(batches)
+        state.epoch_skipped += int(skipped)
+        self.loss, self.batches, self.skipped = 0.0, 0, 0
 
 
 def _flat_config(values: dict, prefix: str = "") -> dict[str, Any]:
@@ -225,22 +254,59 @@ def _flat_config(values: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def fit(
-    accelerator, task: TrainTask, optim: OptimConfig, run: RunConfig, config_dict: dict
-) -> FitResult:
-    """Train ``task`` for ``optim.epochs`` epochs (or resume and finish it).
+class Callback:
+    """Hooks into :func:`fit`; subclass and override what you need (these do nothing).
 
-    Writes ``run.out_dir/metrics.csv`` (one ``train`` row every ``log_every`` updates, one
-    ``epoch`` row per epoch) and checkpoints; logs the same to accelerate's trackers.
-
-    Raises:
-        DivergedError: a NaN/inf loss (checked on every process before the update).
+    Tests use them to inject faults (a NaN loss, a run killed mid-epoch) without knobs in
+    the user-facing config.
     """
+
+    def on_loss(self, loss: torch.Tensor, state: TrainerState) -> torch.Tensor:
+        """Called with every batch's loss before the divergence check and the backward pass
+        of update ``state.step + 1``; returns the loss to use."""
+        return loss
+
+    def on_step_end(self, state: TrainerState) -> bool:
+        """Called after every optimizer update (and its checkpoint, if any). Return True to
+        end the run there, as if killed: nothing more is saved and the result is
+        ``interrupted``."""
+        return False
+
+
+@dataclass
+class _Loop:
+    """What :func:`fit` prepared and what it carries from one batch and epoch to the next."""
+
+    accelerator: Any
+    task: TrainTask
+    optim: OptimConfig
+    run: RunConfig
+    run_dir: Path
+    model: nn.Module
+    optimizer: Any
+    scheduler: Any
+    train_loader: Any
+    eval_loader: Any
+    batches_per_epoch: int
+    state: TrainerState
+    log: MetricsLog
+    callbacks: Sequence[Callback]
+    last_checkpoint: Path | None = None
+    lr: float = 0.0
+    window: _Window = field(default_factory=_Window)
+    last_batch: dict | None = None
+    last_row: dict[str, Any] = field(default_factory=dict)
+
+    def result(self, interrupted: bool) -> FitResult:
+        model = self.accelerator.unwrap_model(self.model)
+        return FitResult(model, self.state, self.last_row, interrupted, self.last_checkpoint)
+
+
+def _setup(accelerator, task, optim, run, config_dict, callbacks) -> _Loop:
+    """Run folder, optimizer, prepared model and loaders, schedule, resumed state, log."""
     from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
 
     run_dir = prepare_run_dir(accelerator, run, config_dict)
-    sampler = task.train_loader.sampler
     optimizer = build_optimizer(
         task.model.parameters(),
         optim.lr,
@@ -276,7 +342,6 @@ def fit(
             accelerator.print(f"no checkpoint in {run_dir / CHECKPOINTS}: starting afresh")
         # Different processes draw different CTP/dropout randomness from here on.
         set_seed(run.seed, device_specific=True)
-    last_checkpoint = resume_from
 
     log = MetricsLog(run_dir / "metrics.csv", enabled=accelerator.is_main_process)
     log.truncate_after(state.step if resume_from is not None else -1)
@@ -286,116 +351,172 @@ def fit(
         f"{total_steps} updates on {accelerator.num_processes} process(es), "
         f"device {accelerator.device}; run folder {run_dir}"
     )
+    return _Loop(
+        accelerator=accelerator,
+        task=task,
+        optim=optim,
+        run=run,
+        run_dir=run_dir,
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        train_loader=train_loader,
+        eval_loader=eval_loader,
+        batches_per_epoch=batches_per_epoch,
+        state=state,
+        log=log,
+        callbacks=tuple(callbacks),
+        last_checkpoint=resume_from,
+        lr=optimizer.param_groups[0]["lr"],
+    )
 
-    window, last_batch = _Window(), None
-    last_row: dict[str, float] = {}
-    lr = optimizer.param_groups[0]["lr"]
-    for epoch in range(state.epoch, optim.epochs):
-        if state.batches_in_epoch == 0:
-            state.start_epoch(epoch)
-        # accelerate's loaders call set_epoch(their own iteration count) on the sampler when
-        # iterated: keep that count equal to the epoch, also after a resume and in the
-        # fresh loader skip_first_batches makes.
-        train_loader.set_epoch(epoch)
-        sampler.set_epoch(epoch)
-        model.train()
+
+def _epoch_batches(loop: _Loop, epoch: int):
+    """The epoch's loader (past the batches a resumed run already saw), in a progress bar."""
+    from tqdm.auto import tqdm
+
+    state, accelerator = loop.state, loop.accelerator
+    # accelerate's loaders call set_epoch(their own iteration count) on the sampler when
+    # iterated: keep that count equal to the epoch, also after a resume and in the fresh
+    # loader skip_first_batches makes.
+    loop.train_loader.set_epoch(epoch)
+    loop.task.train_loader.sampler.set_epoch(epoch)
+    loader = loop.train_loader
+    if state.batches_in_epoch:
+        loader = accelerator.skip_first_batches(loop.train_loader, state.batches_in_epoch)
+        loader.set_epoch(epoch)
+    return tqdm(
+        loader,
+        total=loop.batches_per_epoch,
+        initial=state.batches_in_epoch,
+        desc=f"{loop.task.name} epoch {epoch + 1}/{loop.optim.epochs}",
+        leave=False,
+        disable=not (loop.run.progress and accelerator.is_local_main_process),
+    )
+
+
+def _train_step(loop: _Loop, batch: dict, sums: _EpochSums) -> None:
+    """Forward, divergence check, backward and (when gradients sync) the optimizer update."""
+    accelerator, state, model = loop.accelerator, loop.state, loop.model
+    state.batches_in_epoch += 1
+    sums.skipped += batch["num_skipped"]
+    with accelerator.accumulate(model):
+        loss, metrics = _batch_loss(loop.task, model, batch, loop.last_batch)
+        for callback in loop.callbacks:
+            loss = callback.on_loss(loss, state)
+        _check_finite(accelerator, loss, state, loop.last_checkpoint)
+        accelerator.backward(loss)
+        if accelerator.sync_gradients and loop.optim.max_grad_norm > 0:
+            accelerator.clip_grad_norm_(model.parameters(), loop.optim.max_grad_norm)
+        loop.optimizer.step()
+        loop.optimizer.zero_grad()
+    if "iframes" in batch:
+        sums.loss, sums.batches = sums.loss + loss.detach().float(), sums.batches + 1
+        loop.window.add(loss, len(batch["iframes"]), metrics)
+        loop.last_batch = batch
+
+
+def _after_update(loop: _Loop, epoch: int, sums: _EpochSums, bar) -> bool:
+    """Schedule, log row and mid-epoch checkpoint of an update; True to stop the run."""
+    accelerator, state, run = loop.accelerator, loop.state, loop.run
+    loop.lr = loop.optimizer.param_groups[0]["lr"]  # the rate this update used
+    loop.scheduler.step()
+    state.step += 1
+    if state.step % run.log_every == 0:
+        row = loop.window.row(accelerator, state.step, epoch + 1, loop.lr)
+        loop.log.append(row)
+        accelerator.log({k: v for k, v in row.items() if k != "kind"}, step=state.step)
+        bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{loop.lr:.2e}")
+        loop.window = _Window()
+    end_of_epoch = state.batches_in_epoch >= loop.batches_per_epoch
+    if run.checkpoint_every and state.step % run.checkpoint_every == 0 and not end_of_epoch:
+        sums.fold_into(accelerator, state)
+        loop.last_checkpoint = save_checkpoint(
+            accelerator, loop.run_dir, f"step_{state.step}", state, run.keep_checkpoints
+        )
+    stop = False
+    for callback in loop.callbacks:
+        stop = callback.on_step_end(state) or stop
+    return stop
+
+
+def _train_epoch(loop: _Loop, epoch: int) -> bool:
+    """One pass over the training batches (the rest of it after a resume); True when a
+    callback stopped the run."""
+    if loop.state.batches_in_epoch == 0:
+        loop.state.start_epoch(epoch)
+    loop.model.train()
+    sums = _EpochSums()
+    bar = _epoch_batches(loop, epoch)
+    for batch in bar:
+        _train_step(loop, batch, sums)
+        if not loop.accelerator.sync_gradients:
+            continue
+        if _after_update(loop, epoch, sums, bar):
+            bar.close()
+            loop.accelerator.print(f"stopped after {loop.state.step} steps (by a callback)")
+            return True
+    bar.close()
+    sums.fold_into(loop.accelerator, loop.state)
+    return False
+
+
+def _end_epoch(loop: _Loop, epoch: int, seconds: float) -> None:
+    """The epoch row (loss, skipped videos, evaluation), its log lines and checkpoint."""
+    accelerator, state, task = loop.accelerator, loop.state, loop.task
+    row = {
+        "kind": "epoch",
+        "step": state.step,
+        "epoch": epoch + 1,
+        "loss": state.epoch_loss_sum / max(state.epoch_batches, 1),
+        "lr": loop.lr,
+        "skipped_videos": state.epoch_skipped,
+        "epoch_time_s": seconds,
+    }
+    if task.eval_fn is not None and task.eval_every and (epoch + 1) % task.eval_every == 0:
+        scores = task.eval_fn(loop.model, loop.eval_loader, accelerator)
+        row.update({f"eval_{k}": v for k, v in scores.items()})
+        loop.model.train()
+    state.total_skipped += state.epoch_skipped
+    if state.epoch_skipped:
+        accelerator.print(
+            f"epoch {epoch + 1}: skipped {state.epoch_skipped} unreadable "
+            f"video(s) ({state.total_skipped} in all); see the warnings above"
+        )
+    loop.log.append(row)
+    accelerator.log({k: v for k, v in row.items() if k != "kind"}, step=state.step)
+    accelerator.print(_describe_epoch(row, loop.optim.epochs))
+    loop.last_row = row
+    state.start_epoch(epoch + 1)
+    loop.last_checkpoint = save_checkpoint(
+        accelerator, loop.run_dir, f"epoch_{epoch + 1}", state, loop.run.keep_checkpoints
+    )
+
+
+def fit(
+    accelerator,
+    task: TrainTask,
+    optim: OptimConfig,
+    run: RunConfig,
+    config_dict: dict,
+    callbacks: Sequence[Callback] = (),
+) -> FitResult:
+    """Train ``task`` for ``optim.epochs`` epochs (or resume and finish it).
+
+    Writes ``run.out_dir/metrics.csv`` (one ``train`` row every ``log_every`` updates, one
+    ``epoch`` row per epoch) and checkpoints; logs the same to accelerate's trackers.
+    ``callbacks`` (:class:`Callback`) see every loss and every update.
+
+    Raises:
+        DivergedError: a NaN/inf loss (checked on every process before the update).
+    """
+    loop = _setup(accelerator, task, optim, run, config_dict, callbacks)
+    for epoch in range(loop.state.epoch, optim.epochs):
         epoch_start = time.perf_counter()
-        loader = train_loader
-        if state.batches_in_epoch:
-            loader = accelerator.skip_first_batches(train_loader, state.batches_in_epoch)
-            loader.set_epoch(epoch)
-        local_loss, local_batches, local_skipped = 0.0, 0, 0
-        bar = tqdm(
-            loader,
-            total=batches_per_epoch,
-            initial=state.batches_in_epoch,
-            desc=f"{task.name} epoch {epoch + 1}/{optim.epochs}",
-            leave=False,
-            disable=not (run.progress and accelerator.is_local_main_process),
-        )
-        for batch in bar:
-            state.batches_in_epoch += 1
-            local_skipped += batch["num_skipped"]
-            with accelerator.accumulate(model):
-                loss, metrics = _batch_loss(task, model, batch, last_batch)
-                if run.inject_nan_at_step and state.step + 1 == run.inject_nan_at_step:
-                    loss = loss * float("nan")
-                _check_finite(accelerator, loss, state, last_checkpoint)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and optim.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), optim.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad()
-            if "iframes" in batch:
-                value = loss.detach().float().item()
-                local_loss, local_batches = local_loss + value, local_batches + 1
-                window.add(value, len(batch["iframes"]), metrics)
-                last_batch = batch
-            if not accelerator.sync_gradients:
-                continue
-            lr = optimizer.param_groups[0]["lr"]  # the rate this update used
-            scheduler.step()
-            state.step += 1
-            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
-            if state.step % run.log_every == 0:
-                row = window.row(accelerator, state.step, epoch + 1, lr)
-                log.append(row)
-                accelerator.log({k: v for k, v in row.items() if k != "kind"}, step=state.step)
-                window = _Window()
-            end_of_epoch = state.batches_in_epoch >= batches_per_epoch
-            if run.checkpoint_every and state.step % run.checkpoint_every == 0 and not end_of_epoch:
-                _fold_epoch_totals(accelerator, state, local_loss, local_batches, local_skipped)
-                local_loss, local_batches, local_skipped = 0.0, 0, 0
-                last_checkpoint = save_checkpoint(
-                    accelerator, run_dir, f"step_{state.step}", state, run.keep_checkpoints
-                )
-            if run.stop_after_steps and state.step >= run.stop_after_steps:
-                bar.close()
-                accelerator.print(f"stopping after {state.step} steps (run.stop_after_steps)")
-                return FitResult(
-                    accelerator.unwrap_model(model), state, last_row, True, last_checkpoint
-                )
-        bar.close()
-
-        _fold_epoch_totals(accelerator, state, local_loss, local_batches, local_skipped)
-        last_row = {
-            "kind": "epoch",
-            "step": state.step,
-            "epoch": epoch + 1,
-            "loss": state.epoch_loss_sum / max(state.epoch_batches, 1),
-            "lr": lr,
-            "skipped_videos": state.epoch_skipped,
-            "epoch_time_s": time.perf_counter() - epoch_start,
-        }
-        if task.eval_fn is not None and task.eval_every and (epoch + 1) % task.eval_every == 0:
-            scores = task.eval_fn(model, eval_loader, accelerator)
-            last_row.update({f"eval_{k}": v for k, v in scores.items()})
-            model.train()
-        state.total_skipped += state.epoch_skipped
-        if state.epoch_skipped:
-            accelerator.print(
-                f"epoch {epoch + 1}: skipped {state.epoch_skipped} unreadable "
-                f"video(s) ({state.total_skipped} in all); see the warnings above"
-            )
-        log.append(last_row)
-        accelerator.log({k: v for k, v in last_row.items() if k != "kind"}, step=state.step)
-        accelerator.print(_describe_epoch(last_row, optim.epochs))
-        state.start_epoch(epoch + 1)
-        last_checkpoint = save_checkpoint(
-            accelerator, run_dir, f"epoch_{epoch + 1}", state, run.keep_checkpoints
-        )
-    return FitResult(accelerator.unwrap_model(model), state, last_row, False, last_checkpoint)
-
-
-def _fold_epoch_totals(
-    accelerator, state: TrainerState, loss_sum: float, batches: int, skipped: int
-) -> None:
-    """Add this process's epoch counters, summed over processes, into the trainer state."""
-    totals = torch.tensor([loss_sum, float(batches), float(skipped)], dtype=torch.float64)
-    totals = accelerator.reduce(totals.to(accelerator.device), "sum").cpu()
-    state.epoch_loss_sum += totals[0].item()
-    state.epoch_batches += int(totals[1].item())
-    state.epoch_skipped += int(totals[2].item())
+        if _train_epoch(loop, epoch):
+            return loop.result(interrupted=True)
+        _end_epoch(loop, epoch, time.perf_counter() - epoch_start)
+    return loop.result(interrupted=False)
 
 
 def _check_finite(

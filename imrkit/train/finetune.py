@@ -11,6 +11,7 @@ save_pretrained into ``run_dir/model``; the test report into ``run_dir/eval``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch.nn.functional as F
@@ -19,16 +20,17 @@ from imrkit.config import to_dict
 from imrkit.data.dataset import build_dataset, make_loader
 from imrkit.errors import ConfigError
 from imrkit.train.config import FinetuneConfig
-from imrkit.train.engine import TrainTask, create_accelerator, fit
+from imrkit.train.engine import Callback, TrainTask, create_accelerator, fit
 from imrkit.train.evaluate import evaluate_loader
 from imrkit.train.summary import EVAL_DIR, MODEL_DIR, RunSummary, resolve_model_dir
 
 
 def classification_loss(model, batch: dict):
-    """Cross-entropy of the classifier on a batch, with the batch accuracy as a metric."""
+    """Cross-entropy of the classifier on a batch, with the batch accuracy as a metric (a
+    detached tensor, read only when logged)."""
     logits = model(batch["iframes"], batch["motion"], batch["residual"])
     loss = F.cross_entropy(logits, batch["label"])
-    accuracy = (logits.argmax(dim=-1) == batch["label"]).float().mean().item()
+    accuracy = (logits.detach().argmax(dim=-1) == batch["label"]).float().mean()
     return loss, {"train_acc": accuracy}
 
 
@@ -77,9 +79,9 @@ def _lone_last_clip(num_clips: int, batch_size: int, processes: int) -> bool:
     return num_clips % (batch_size * processes) == 1
 
 
-def finetune(config: FinetuneConfig) -> RunSummary:
+def finetune(config: FinetuneConfig, *, callbacks: Sequence[Callback] = ()) -> RunSummary:
     """Finetune (or train from scratch) an IMRNet classifier; alone or under
-    ``accelerate launch``.
+    ``accelerate launch``. ``callbacks`` go to :func:`~imrkit.train.engine.fit`.
 
     Returns:
         A :class:`RunSummary` whose metrics hold the final epoch's loss and the test
@@ -141,7 +143,7 @@ def finetune(config: FinetuneConfig) -> RunSummary:
         centre_view_accuracy,
         config.eval.every_epochs,
     )
-    result = fit(accelerator, task, config.optim, config.run, to_dict(config))
+    result = fit(accelerator, task, config.optim, config.run, to_dict(config), callbacks)
     run_dir = Path(config.run.out_dir)
     metrics = {k: v for k, v in result.metrics.items() if k != "kind"}
     if not result.interrupted:

@@ -32,16 +32,26 @@ def load_pretext(run_dir: str | Path, *, device: str | torch.device = "cpu") -> 
         raise ConfigError(f"{weights}: not found (is {run_dir} a finished pretraining run?)")
     config = from_dict(PretrainConfig, read_run_config(run_dir))
     pretext = build_pretext_model(config)
-    pretext.load_state_dict(load_file(str(weights), device="cpu"))
+    pretext.load_state_dict(_renamed_legacy_keys(load_file(str(weights), device="cpu"), pretext))
     return pretext.to(device).eval()
 
 
+def _renamed_legacy_keys(state: dict, pretext: nn.Module) -> dict:
+    """Runs saved before PMSP alone named its heads ``pmsp_heads`` (as PMSP+CTP does) kept
+    them under ``heads.``: rename those keys so that such runs still load."""
+    if not hasattr(pretext, "pmsp_heads") or hasattr(pretext, "heads"):
+        return state
+    prefix = "heads."
+    return {
+        ("pmsp_" + key if key.startswith(prefix) else key): value for key, value in state.items()
+    }
+
+
 def _pmsp_heads(pretext: nn.Module) -> nn.Module:
-    for name in ("pmsp_heads", "heads"):
-        heads = getattr(pretext, name, None)
-        if heads is not None and hasattr(heads, "levels"):
-            return heads
-    raise ConfigError(f"{type(pretext).__name__} has no PMSP heads (pretext without PMSP?)")
+    heads = getattr(pretext, "pmsp_heads", None)
+    if heads is None:
+        raise ConfigError(f"{type(pretext).__name__} has no PMSP heads (pretext without PMSP?)")
+    return heads
 
 
 @torch.no_grad()

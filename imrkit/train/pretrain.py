@@ -12,12 +12,13 @@ Everything else (accelerate, schedule, checkpoints, resume) is :func:`engine.fit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from imrkit.config import to_dict
 from imrkit.data.dataset import build_dataset, make_loader
 from imrkit.train.config import PretextConfig, PretrainConfig
-from imrkit.train.engine import TrainTask, create_accelerator, fit
+from imrkit.train.engine import Callback, TrainTask, create_accelerator, fit
 from imrkit.train.summary import MODEL_DIR, PRETEXT_WEIGHTS, RunSummary
 
 STREAM_KEYS = ("iframes", "motion", "residual", "pmsp")
@@ -27,13 +28,20 @@ def needs_pmsp_labels(pretext: str) -> bool:
     return "pmsp" in pretext.split("+")
 
 
-def pretext_kwargs(config: PretextConfig) -> dict:
-    """Keyword arguments of :func:`imrkit.build_pretext` that differ from its defaults."""
+def uses_ctp(pretext: str) -> bool:
+    return pretext in ("ctp", "ctp_binary") or "ctp" in pretext.split("+")
+
+
+def pretext_kwargs(config: PretextConfig, num_gops: int = 5) -> dict:
+    """Keyword arguments of :func:`imrkit.build_pretext` that differ from its defaults
+    (``num_gops``: the clips' GOPs, which size CTP's head)."""
     kwargs = {}
     if "+" in config.name:
         kwargs["ctp_weight"] = config.ctp_weight
     if config.hidden_dim:
         kwargs["hidden_dim"] = config.hidden_dim
+    if uses_ctp(config.name):
+        kwargs.update(ctp_pooling=config.ctp_pooling, num_gops=num_gops)
     return kwargs
 
 
@@ -43,7 +51,8 @@ def build_pretext_model(config: PretrainConfig):
     from imrkit.pretext import build_pretext
 
     backbone = build_model(config.model.name, None, **config.model.build_kwargs())
-    return build_pretext(config.pretext.name, backbone, **pretext_kwargs(config.pretext))
+    kwargs = pretext_kwargs(config.pretext, config.data.num_gops)
+    return build_pretext(config.pretext.name, backbone, **kwargs)
 
 
 def pretext_loss(model, batch: dict):
@@ -52,12 +61,13 @@ def pretext_loss(model, batch: dict):
     return output.loss, output.metrics
 
 
-def pretrain(config: PretrainConfig) -> RunSummary:
+def pretrain(config: PretrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunSummary:
     """Pretrain an IMRNet with a pretext task; works alone or under ``accelerate launch``.
 
     Writes ``run.out_dir`` (see :mod:`imrkit.train.summary`): checkpoints, metrics.csv,
     ``model/`` (the backbone, pretext heads dropped: what finetuning loads) and
     ``pretext.safetensors`` (backbone and heads: what :func:`predict_pmsp` loads).
+    ``callbacks`` go to :func:`~imrkit.train.engine.fit`.
 
     Returns:
         A :class:`RunSummary` (final loss and pretext metrics).
@@ -91,7 +101,7 @@ def pretrain(config: PretrainConfig) -> RunSummary:
         f"{len(dataset)} unlabeled videos ({dataset.split.name})"
     )
     task = TrainTask("pretrain", pretext, loader, pretext_loss)
-    result = fit(accelerator, task, config.optim, config.run, to_dict(config))
+    result = fit(accelerator, task, config.optim, config.run, to_dict(config), callbacks)
     run_dir = Path(config.run.out_dir)
     if not result.interrupted and accelerator.is_main_process:
         from safetensors.torch import save_file

@@ -35,7 +35,7 @@ class RunSummary:
         model_dir: ``run_dir/model`` (save_pretrained; absent if the run was stopped early).
         metrics: final figures (last epoch's loss, evaluation top-1/top-5, steps, ...).
         history_csv: ``run_dir/metrics.csv``.
-        interrupted: the run stopped at ``run.stop_after_steps`` (no final model).
+        interrupted: a training callback stopped the run early (no final model).
     """
 
     run_dir: Path

@@ -92,8 +92,14 @@ def test_every_pretext_trains_its_backbone_and_heads(name, fake_backbone, make_b
     output = pretext(make_batch(batch_size=4, size=64))
     assert isinstance(output, PretextOutput)
     assert output.loss.dim() == 0 and torch.isfinite(output.loss)
-    assert all(isinstance(value, float) for value in output.metrics.values())
-    assert output.metrics["loss"] == pytest.approx(output.loss.item(), rel=1e-5)
+    # Metrics stay detached 0-dim tensors (no sync in the step); read as floats when logged.
+    assert all(
+        isinstance(value, torch.Tensor) and value.dim() == 0 and not value.requires_grad
+        for value in output.metrics.values()
+    )
+    logged = output.metric_floats()
+    assert all(isinstance(value, float) for value in logged.values())
+    assert logged["loss"] == pytest.approx(output.loss.item(), rel=1e-5)
     output.loss.backward()
     heads = [p for n, p in pretext.named_parameters() if not n.startswith("backbone.")]
     assert heads and all(p.grad is not None for p in heads)
@@ -113,7 +119,7 @@ def test_build_pretext_rejects_unknown_names_and_options(fake_backbone):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_pretexts_and_labels_stay_on_the_batch_device(fake_backbone, make_batch):
-    from imrkit.pretext.pmsp import pmsp_labels
+    from imrkit.pretext.labels import pmsp_labels
 
     device = torch.device("cuda")
     batch = {k: v.to(device) for k, v in make_batch(batch_size=4, size=64).items()}

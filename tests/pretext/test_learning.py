@@ -41,7 +41,7 @@ def test_pmsp_ctp_loss_falls_on_sample_clips(sample_dataset, one_thread):
         output.loss.backward()
         optimizer.step()
         losses.append(output.loss.item())
-        accuracies.append(output.metrics["pmsp/acc"])
+        accuracies.append(output.metric_floats()["pmsp/acc"])
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     assert last < 0.5 * first, losses
     assert sum(accuracies[-3:]) / 3 > sum(accuracies[:3]) / 3 + 0.2, accuracies

@@ -8,14 +8,13 @@ import torch.nn.functional as F
 
 from imrkit.errors import ShapeError
 from imrkit.pretext import build_pretext
-from imrkit.pretext.pmsp import (
+from imrkit.pretext.labels import (
     NUM_PMSP_LABELS,
     PMSP_LEVELS,
-    PMSPHeads,
     pmsp_label_tensor,
-    pool_window_features,
     split_label_tensor,
 )
+from imrkit.pretext.pmsp import PMSPHeads, pool_window_features
 
 
 def random_features(batch=2, num_gops=5, size=4, seed=0):
@@ -62,7 +61,7 @@ def test_loss_is_cross_entropy_summed_over_windows_and_levels():
     for s, t in PMSP_LEVELS:
         assert logits[(s, t)].shape == (2, t, s * s)
         hits = (logits[(s, t)].argmax(-1) == targets[(s, t)]).float().mean().item()
-        assert metrics[f"pmsp/acc_s{s}_t{t}"] == pytest.approx(hits)
+        assert metrics[f"pmsp/acc_s{s}_t{t}"].item() == pytest.approx(hits)
 
 
 def test_labels_come_from_the_batch_or_its_motion(fake_backbone, make_batch):

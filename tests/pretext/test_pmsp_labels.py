@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from imrkit.errors import ConfigError, ShapeError
-from imrkit.pretext.pmsp import (
+from imrkit.pretext.labels import (
     NUM_PMSP_LABELS,
     PMSP_LEVELS,
     level_slices,

@@ -15,7 +15,28 @@ from imrkit.train.config import (
     PretrainConfig,
     RunConfig,
 )
+from imrkit.train.engine import Callback
 from imrkit.transforms import TransformConfig
+
+
+class StopAfterSteps(Callback):
+    """End the run abruptly, as if killed, after ``steps`` optimizer updates."""
+
+    def __init__(self, steps: int):
+        self.steps = steps
+
+    def on_step_end(self, state) -> bool:
+        return state.step >= self.steps
+
+
+class NanLossAtStep(Callback):
+    """Turn the loss of optimizer update ``step`` (1-based) into NaN."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_loss(self, loss, state):
+        return loss * float("nan") if state.step + 1 == self.step else loss
 
 
 def tiny_data(root: Path, **changes) -> DatasetConfig:

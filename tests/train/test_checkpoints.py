@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from imrkit.train import DivergedError, finetune, list_checkpoints, pretrain, read_history
 from imrkit.train.checkpoints import read_trainer_state
 
-from .conftest import tiny_finetune, tiny_pretrain
+from .conftest import NanLossAtStep, StopAfterSteps, tiny_finetune, tiny_pretrain
 
 # 10 training videos in batches of 3 (full batches only): 3 updates per epoch, 6 in all.
 OPTIM = {"epochs": 2, "batch_size": 3, "warmup_epochs": 1.0, "lr": 0.02}
@@ -28,9 +28,8 @@ def test_killed_then_resumed_run_ends_like_an_uninterrupted_one(sample_dataset, 
     )
     # "Killed" after step 5: its last checkpoint is step_4, mid-way through epoch 2.
     killed = pretrain(
-        tiny_pretrain(
-            sample_dataset, tmp_path / "cut", optim=OPTIM, checkpoint_every=2, stop_after_steps=5
-        )
+        tiny_pretrain(sample_dataset, tmp_path / "cut", optim=OPTIM, checkpoint_every=2),
+        callbacks=[StopAfterSteps(5)],
     )
     assert killed.interrupted and not killed.model_dir.exists()
     names = [p.name for p in list_checkpoints(killed.run_dir)]
@@ -62,14 +61,11 @@ def test_killed_then_resumed_run_ends_like_an_uninterrupted_one(sample_dataset, 
 
 
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(sample_dataset, tmp_path):
-    config = tiny_pretrain(
-        sample_dataset, tmp_path / "nan", optim=OPTIM, checkpoint_every=1, inject_nan_at_step=3
-    )
+    config = tiny_pretrain(sample_dataset, tmp_path / "nan", optim=OPTIM, checkpoint_every=1)
     with pytest.raises(DivergedError, match=r"at step 3 .*last good checkpoint is .*step_2"):
-        pretrain(config)
+        pretrain(config, callbacks=[NanLossAtStep(3)])
     assert [p.name for p in list_checkpoints(config.run.out_dir)] == ["step_1", "step_2"]
     # The kept checkpoint is sound: the run resumes from it and finishes.
-    config.run.inject_nan_at_step = 0
     config.run.resume = "latest"
     config.optim.epochs = 1
     summary = pretrain(config)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from imrkit.errors import ConfigError, ShapeError
-from imrkit.pretext.pmsp import PMSP_LEVELS, pmsp_label_tensor, pmsp_labels
+from imrkit.pretext.labels import PMSP_LEVELS, pmsp_label_tensor, pmsp_labels
 from imrkit.transforms import (
     TransformConfig,
     eval_transform,
