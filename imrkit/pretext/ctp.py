@@ -10,7 +10,18 @@ The I-frames stay; the P streams (motion and residual together, in whole GOP chu
    are the shifts of type 3, so the types never overlap; needs T >= 3);
 3. shift: split at a random k in [1, T - 1] and swap the halves: GOPs [k..T-1, 0..k-1].
 
-A 2-layer MLP on the clip embedding predicts the type. ``binary=True`` keeps types 0 and 1.
+A 2-layer MLP on the network's embedding predicts the type. ``binary=True`` keeps types 0
+and 1. ``ctp_pooling`` says which embedding (:func:`ctp_embedding`):
+
+- ``"gop"`` (default): each pathway's final map averaged over space and over each GOP, one
+  slot per GOP, concatenated: the head sees the GOP order that shuffle and shift change.
+- ``"clip"``: averaged over time and space (``IMRNet.embed``), the SPEC's first reading.
+  Measured on the sample data (BENCHMARKS.md, issue 9), 4-way CTP with it does not even fit
+  its training clips in 600 updates (loss stays at ln 4 at lr 0.01 and 0.05), while with
+  ``"gop"`` the training loss falls from about 300 updates on: the mean over time erases the
+  very order the task asks about unless the network encodes it in every channel first.
+  The paper's x (Eq. 4 and 5) are the sub-networks' output features, which it also pools
+  per temporal window for PMSP; ``"gop"`` reads them the same way.
 The transform is a pure function of (batch, labels, generator): :func:`apply_correspondence`.
 """
 
@@ -21,7 +32,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from imrkit.errors import ConfigError
-from imrkit.pretext.base import PretextOutput, accuracy, make_generator, mlp_head, streams
+from imrkit.pretext.base import (
+    STREAMS,
+    PretextOutput,
+    accuracy,
+    make_generator,
+    mlp_head,
+    streams,
+)
 
 ALIGNED, RANDOM, SHUFFLE, SHIFT = 0, 1, 2, 3
 CORRESPONDENCE_TYPES = ("aligned", "random", "shuffle", "shift")
@@ -163,14 +181,56 @@ def apply_correspondence(
     }
 
 
+POOLINGS = ("clip", "gop")
+
+
+def ctp_embedding(
+    backbone: nn.Module,
+    iframes: torch.Tensor,
+    motion: torch.Tensor,
+    residual: torch.Tensor,
+    pooling: str = "clip",
+) -> torch.Tensor:
+    """What the CTP head reads: ``B x embed_dim`` (``"clip"``) or ``B x (T * embed_dim)``
+    (``"gop"``: each pathway's final map averaged over space and over each GOP's frames, the
+    T slots concatenated in order, I then M then R within a slot)."""
+    if pooling == "clip":
+        return backbone.embed(iframes, motion, residual)
+    if pooling != "gop":
+        raise ConfigError(f"CTP pooling {pooling!r}: expected one of {POOLINGS}")
+    num_gops = iframes.shape[2]
+    features = backbone.forward_features(iframes, motion, residual)
+    slots = [
+        F.adaptive_avg_pool1d(features[name].mean(dim=(3, 4)), num_gops)  # B x C x T
+        for name in STREAMS
+    ]
+    return torch.cat(slots, dim=1).transpose(1, 2).flatten(1)
+
+
+def ctp_head_dim(backbone: nn.Module, pooling: str, num_gops: int) -> int:
+    """Input width of the CTP head for ``pooling`` on clips of ``num_gops`` GOPs."""
+    return backbone.embed_dim * (num_gops if pooling == "gop" else 1)
+
+
+def create_ctp_head(
+    backbone: nn.Module, hidden_dim: int, num_types: int, pooling: str, num_gops: int
+) -> nn.Sequential:
+    """Eq. 5's beta: the 2-layer MLP over what :func:`ctp_embedding` gives for ``pooling``."""
+    if pooling not in POOLINGS:
+        raise ConfigError(f"CTP pooling {pooling!r}: expected one of {POOLINGS}")
+    return mlp_head(ctp_head_dim(backbone, pooling, num_gops), hidden_dim, num_types)
+
+
 def ctp_step(
     backbone: nn.Module,
     head: nn.Module,
     batch: dict[str, torch.Tensor],
     num_types: int,
     generator: torch.Generator | None,
+    pooling: str = "clip",
 ) -> PretextOutput:
-    """One CTP forward: draw types, transform, embed, Eq. 5 cross-entropy."""
+    """One CTP forward: draw types, transform, embed (:func:`ctp_embedding`), Eq. 5
+    cross-entropy."""
     iframes, _, _ = streams(batch)
     if num_types == 4 and iframes.shape[2] < 3:
         raise ConfigError(
@@ -179,13 +239,10 @@ def ctp_step(
         )
     labels = sample_correspondence_labels(iframes.shape[0], num_types, generator)
     transformed = apply_correspondence(batch, labels, generator)
-    embedding = backbone.embed(*streams(transformed))  # B x embed_dim
-    logits = head(embedding)
+    logits = head(ctp_embedding(backbone, *streams(transformed), pooling=pooling))
     labels = labels.to(logits.device)
     loss = F.cross_entropy(logits, labels)
-    return PretextOutput(
-        loss, {"ctp/loss": float(loss.detach()), "ctp/acc": accuracy(logits, labels)}
-    )
+    return PretextOutput(loss, {"ctp/loss": loss.detach(), "ctp/acc": accuracy(logits, labels)})
 
 
 class CTP(nn.Module):
@@ -195,6 +252,9 @@ class CTP(nn.Module):
         backbone: the IMRNet (``embed``, ``embed_dim``).
         hidden_dim: width of the 2-layer MLP.
         binary: aligned vs random only (the ``ctp_binary`` pretext).
+        ctp_pooling: the embedding the head reads, ``"clip"`` or ``"gop"``
+            (:func:`ctp_embedding`).
+        num_gops: GOPs per clip (the head's width with ``"gop"`` pooling).
         seed: seed of the task's own generator (None: torch's global RNG).
     """
 
@@ -204,15 +264,82 @@ class CTP(nn.Module):
         *,
         hidden_dim: int = 512,
         binary: bool = False,
+        ctp_pooling: str = "gop",
+        num_gops: int = 5,
         seed: int | None = None,
     ):
         super().__init__()
         self.backbone = backbone
         self.num_types = 2 if binary else 4
-        self.head = mlp_head(backbone.embed_dim, hidden_dim, self.num_types)
+        self.ctp_pooling = ctp_pooling
+        self.ctp_head = create_ctp_head(backbone, hidden_dim, self.num_types, ctp_pooling, num_gops)
         self.generator = make_generator(seed)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> PretextOutput:
-        output = ctp_step(self.backbone, self.head, batch, self.num_types, self.generator)
+        output = ctp_step(
+            self.backbone, self.ctp_head, batch, self.num_types, self.generator, self.ctp_pooling
+        )
         output.metrics["loss"] = output.metrics["ctp/loss"]
         return output
+
+
+@torch.no_grad()
+def evaluate_ctp(
+    pretext: nn.Module,
+    dataset,
+    *,
+    batch_size: int = 16,
+    passes: int = 4,
+    seed: int = 0,
+) -> dict:
+    """Held-out CTP accuracy, overall and per correspondence type.
+
+    Every pass shuffles ``dataset`` into batches (so a 'random' partner comes from the same
+    pool as in training) and draws every clip's type and transform from a generator seeded
+    by ``seed``: the same clips and transforms for every network evaluated.
+
+    Args:
+        pretext: a CTP or PMSP+CTP module (``backbone``, ``ctp_head``, ``ctp_pooling``,
+            ``num_types``).
+        dataset: clips the network did not train on (e.g. the test list, centre views).
+        passes: how many times every clip is drawn (each time with a fresh type).
+
+    Returns:
+        ``{"accuracy": %, "per_type": {"aligned": %, ...}, "clips": drawn clips}``.
+    """
+    from imrkit.data.dataset import collate_clips
+
+    was_training = pretext.training
+    pretext.eval()
+    generator = torch.Generator().manual_seed(seed)
+    device = next(pretext.parameters()).device
+    correct = torch.zeros(pretext.num_types)
+    count = torch.zeros(pretext.num_types)
+    clips = [dataset[index] for index in range(len(dataset))]
+    clips = [clip for clip in clips if clip is not None]
+    for _ in range(passes):
+        order = torch.randperm(len(clips), generator=generator).tolist()
+        for start in range(0, len(order) - 1, batch_size):
+            chosen = order[start : start + batch_size]
+            if len(chosen) < 2:  # a 'random' partner needs a second clip
+                continue
+            batch = collate_clips([clips[i] for i in chosen])
+            batch = {name: batch[name].to(device) for name in STREAMS}
+            labels = sample_correspondence_labels(len(chosen), pretext.num_types, generator)
+            transformed = apply_correspondence(batch, labels, generator)
+            embedding = ctp_embedding(
+                pretext.backbone, *streams(transformed), pooling=pretext.ctp_pooling
+            )
+            logits = pretext.ctp_head(embedding)
+            hits = (logits.argmax(-1).cpu() == labels).float()
+            correct.index_add_(0, labels, hits)
+            count.index_add_(0, labels, torch.ones_like(hits))
+    pretext.train(was_training)
+    names = CORRESPONDENCE_TYPES[: pretext.num_types]
+    return {
+        "accuracy": float(100 * correct.sum() / count.sum().clamp(min=1)),
+        "per_type": {
+            name: float(100 * correct[i] / count[i].clamp(min=1)) for i, name in enumerate(names)
+        },
+        "clips": int(count.sum()),
+    }

@@ -116,11 +116,12 @@ def test_too_small_inputs_raise_clearly(make_id_batch):
     with pytest.raises(ConfigError, match="at least 2 clips"):
         correspondence_plan(torch.tensor([RANDOM]), 5)
     batch = make_id_batch(batch_size=4, num_gops=2)
-    pretext = build_pretext("ctp", _Embedder())
+    pretext = build_pretext("ctp", _Embedder(), ctp_pooling="clip")
     with pytest.raises(ConfigError, match="ctp_binary"):
         pretext(batch)
     # binary CTP needs no shuffle: fine with 2 GOPs
-    assert torch.isfinite(build_pretext("ctp_binary", _Embedder())(batch).loss)
+    binary = build_pretext("ctp_binary", _Embedder(), ctp_pooling="clip")
+    assert torch.isfinite(binary(batch).loss)
 
 
 class _Embedder(torch.nn.Module):
@@ -140,13 +141,13 @@ class _Embedder(torch.nn.Module):
 def test_ctp_module_loss_and_gradients(fake_backbone, make_batch):
     for name, classes in (("ctp", 4), ("ctp_binary", 2)):
         pretext = build_pretext(name, fake_backbone, hidden_dim=16, seed=0)
-        assert pretext.head[-1].out_features == classes
+        assert pretext.ctp_head[-1].out_features == classes
         output = pretext(make_batch())
         assert output.loss.dim() == 0 and torch.isfinite(output.loss)
         assert set(output.metrics) == {"ctp/loss", "ctp/acc", "loss"}
         output.loss.backward()
         assert pretext.backbone.convs["motion"].weight.grad is not None
-        assert pretext.head[0].weight.grad.abs().sum() > 0
+        assert pretext.ctp_head[0].weight.grad.abs().sum() > 0
 
 
 def test_describe_plan_tells_each_transform_apart():
@@ -166,3 +167,96 @@ def test_describe_plan_tells_each_transform_apart():
     assert described[1]["other clip"] and described[1]["identity order"]
     assert described[SHUFFLE]["own clip"] and not described[SHUFFLE]["rotation"]
     assert described[SHIFT]["rotation"] and not described[SHIFT]["identity order"]
+
+
+def _first_order(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per clip: mean and std of every channel of every stream (B x 16)."""
+    stats = []
+    for name in ("iframes", "motion", "residual"):
+        values = batch[name].flatten(2)  # B x C x N
+        stats += [values.mean(-1), values.std(-1)]
+    return torch.cat(stats, dim=1)
+
+
+def test_types_are_indistinguishable_from_first_order_statistics(make_batch):
+    """The shortcut guard: no type changes what a clip's streams hold, only how I and P
+    correspond. Shuffle and shift keep each clip's P-frames (so its statistics), random
+    swaps whole P streams within the batch (so the batch's statistics are a permutation):
+    a 'random' partner cannot be told by brightness, size or motion energy alone."""
+    batch = make_batch()
+    reference = _first_order(batch)
+    generator = torch.Generator().manual_seed(0)
+    size = len(reference)
+    for label in (ALIGNED, SHUFFLE, SHIFT):
+        labels = torch.full((size,), label)
+        moved = apply_correspondence(batch, labels, generator)
+        assert torch.allclose(_first_order(moved), reference, atol=1e-5)
+        assert {k: v.shape for k, v in moved.items()} == {k: v.shape for k, v in batch.items()}
+    moved = _first_order(apply_correspondence(batch, torch.full((size,), RANDOM), generator))
+    assert torch.equal(moved[:, :6], reference[:, :6])  # I-frames untouched
+    # Each clip got another clip's P statistics, and together they are the same set.
+    matches = torch.cdist(moved[:, 6:], reference[:, 6:]) < 1e-5
+    assert (matches.sum(1) == 1).all() and (matches.sum(0) == 1).all()
+    assert not matches.diagonal().any()
+
+
+def test_held_out_evaluation_counts_every_type(fake_backbone, make_batch):
+    from imrkit.pretext.ctp import evaluate_ctp
+
+    batch = make_batch(batch_size=10, size=32)
+    clips = [{name: batch[name][i] for name in batch} for i in range(10)]
+    pretext = build_pretext("ctp", fake_backbone, hidden_dim=8, seed=0)
+    first = evaluate_ctp(pretext, clips, batch_size=4, passes=3, seed=5)
+    assert first == evaluate_ctp(pretext, clips, batch_size=4, passes=3, seed=5)
+    assert first["clips"] == 30  # 10 clips x 3 passes, batches of 4, 4 and 2
+    assert set(first["per_type"]) == {"aligned", "random", "shuffle", "shift"}
+    assert 0 <= first["accuracy"] <= 100
+    assert pretext.training  # left as it was found
+    # A head that always answers "random" is right on exactly the random draws.
+    with torch.no_grad():
+        pretext.ctp_head[-1].weight.zero_()
+        pretext.ctp_head[-1].bias.copy_(torch.tensor([0.0, 10.0, 0.0, 0.0]))
+    always_random = evaluate_ctp(pretext, clips, batch_size=4, passes=3, seed=5)
+    assert always_random["per_type"]["random"] == 100.0
+    assert always_random["per_type"]["aligned"] == always_random["per_type"]["shift"] == 0.0
+
+
+def test_gop_pooling_keeps_the_gop_order():
+    """With ``gop`` pooling the head sees one slot per GOP, so a shift changes its input;
+    the clip embedding (a mean over time) cannot tell a shifted clip from the aligned one
+    when the network mixes no frames (here: a per-frame backbone)."""
+    from imrkit.pretext.ctp import ctp_embedding, ctp_head_dim
+
+    class PerFrame(torch.nn.Module):
+        embed_dim = 8
+
+        def forward_features(self, iframes, motion, residual):
+            return {"iframes": iframes, "motion": motion, "residual": residual}
+
+        def embed(self, iframes, motion, residual):
+            features = self.forward_features(iframes, motion, residual)
+            return torch.cat([f.mean(dim=(2, 3, 4)) for f in features.values()], dim=1)
+
+    backbone = PerFrame()
+    batch = {
+        "iframes": torch.randn(2, 3, 5, 4, 4),
+        "motion": torch.randn(2, 2, 25, 4, 4),
+        "residual": torch.randn(2, 3, 25, 4, 4),
+    }
+    shifted = apply_correspondence(batch, torch.tensor([SHIFT, SHIFT]))
+    streams_of = lambda b: (b["iframes"], b["motion"], b["residual"])  # noqa: E731
+    clip = [ctp_embedding(backbone, *streams_of(b), pooling="clip") for b in (batch, shifted)]
+    gop = [ctp_embedding(backbone, *streams_of(b), pooling="gop") for b in (batch, shifted)]
+    assert torch.allclose(clip[0], clip[1], atol=1e-6)
+    assert not torch.allclose(gop[0], gop[1], atol=1e-3)
+    assert gop[0].shape == (2, ctp_head_dim(backbone, "gop", 5)) == (2, 40)
+    with pytest.raises(ConfigError, match="pooling"):
+        ctp_embedding(backbone, *streams_of(batch), pooling="max")
+
+
+def test_gop_pooled_ctp_trains_end_to_end(fake_backbone, make_batch):
+    pretext = build_pretext("ctp", fake_backbone, hidden_dim=8, ctp_pooling="gop", seed=0)
+    assert pretext.ctp_head[0].in_features == 5 * fake_backbone.embed_dim
+    output = pretext(make_batch(size=32))
+    output.loss.backward()
+    assert pretext.ctp_head[0].weight.grad.abs().sum() > 0
