@@ -60,7 +60,7 @@ class CorruptVideoError(VideoError):
 
 
 class UnsupportedVideoError(VideoError):
-    """A readable video that is not MPEG-4 Part 2 with 12-frame GOPs and no B-frames."""
+    """A readable video whose codec exports no motion vectors (HEVC, VP9, AV1, ...)."""
 
     default_hint = "re-encode it with `imrkit prepare SRC_DIR DST_DIR`"
 

@@ -11,6 +11,8 @@ BENCHMARKS = {
     "model": ("imrkit.bench.model", "IMRNet GMACs vs Table 2, CPU/GPU throughput"),
     "pmsp": ("imrkit.bench.pmsp", "PMSP label cost vs reading a clip"),
     "train": ("imrkit.bench.train", "training and data-loading throughput"),
+    "ctp": ("imrkit.bench.ctp", "can the CTP types be told apart in a dataset, and by what"),
+    "codecs": ("imrkit.bench.codecs", "read_clip per codec (H.264, MPEG-2/4) vs decode, prepare"),
 }
 
 

@@ -1,9 +1,11 @@
 """Opening a video safely: every failure becomes an :class:`imrkit.errors.VideoError`.
 
-The reader, :func:`imrkit.codec.reader.probe` and the inspection API all open files through
-:func:`open_video`, a context manager that always closes the container (so a bad file in
-the middle of a dataset never leaks decoder memory or file handles) and turns PyAV's
-exceptions into errors that name the file, say what is wrong and what to do.
+The one home of opening a video: the reader, :func:`imrkit.codec.reader.probe`, the
+inspection API and :func:`imrkit.codec.transcode.transcode` all open files through
+:func:`open_container` (or :func:`open_video`, its context manager that always closes the
+container, so a bad file in the middle of a dataset never leaks decoder memory or file
+handles). PyAV's exceptions become errors that name the file, say what is wrong and what to
+do; the container signatures below decide between "damaged" and "not a video".
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ import av
 
 from imrkit.errors import CorruptVideoError, NotAVideoError, VideoNotFoundError
 
+# What to do about a file that cannot be read. Re-encoding with `imrkit prepare` cannot
+# mend a damaged source or make a video of a non-video, so neither hint suggests it.
+CORRUPT_HINT = "re-download it, or remove it from the dataset"
+NOT_VIDEO_HINT = "is it a video file?"
+
 # Leading bytes of the containers FFmpeg reads: a file that starts like one of these but
 # will not open is damaged (e.g. an MP4 cut before its index), not "not a video".
 _CONTAINER_SIGNATURES = (
@@ -25,11 +32,14 @@ _CONTAINER_SIGNATURES = (
     (4, b"moov"),
     (4, b"mdat"),
     (4, b"free"),
+    (4, b"wide"),  # QuickTime MOV written without ftyp
+    (4, b"skip"),
     (0, b"RIFF"),  # AVI
     (0, b"\x1a\x45\xdf\xa3"),  # Matroska / WebM
     (0, b"\x00\x00\x01\xb3"),  # MPEG-1/2 video
     (0, b"\x00\x00\x01\xba"),  # MPEG program stream
     (0, b"\x00\x00\x01\xb0"),  # MPEG-4 Part 2 elementary stream
+    (0, b"\x00\x00\x00\x01"),  # H.264 / HEVC Annex B elementary stream
     (0, b"FLV"),
     (0, b"OggS"),
     (0, b"\x30\x26\xb2\x75"),  # ASF / WMV
@@ -81,14 +91,8 @@ class StreamTiming:
         return self.start + round(index / (self.fps * self.time_base))
 
 
-@contextlib.contextmanager
-def open_video(
-    path: str | os.PathLike,
-) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
-    """Open a file's first video stream; always closes the container.
-
-    Yields:
-        ``(container, stream)``.
+def open_container(path: str | os.PathLike) -> av.container.InputContainer:
+    """Open a media file that holds a video stream; the caller closes the container.
 
     Raises:
         VideoNotFoundError: no such file.
@@ -99,19 +103,42 @@ def open_video(
     if not os.path.exists(path):
         raise VideoNotFoundError(path, "no such file", "check the path")
     if not os.path.isfile(path):
-        raise NotAVideoError(path, "is not a regular file")
+        raise NotAVideoError(path, "is not a regular file", NOT_VIDEO_HINT)
     if os.path.getsize(path) == 0:
-        raise NotAVideoError(path, "is empty (0 bytes)")
+        raise NotAVideoError(path, "is empty (0 bytes)", NOT_VIDEO_HINT)
     try:
         container = av.open(path, "r")
     except av.FFmpegError as error:
+        reason = getattr(error, "strerror", None) or str(error)
         if looks_like_container(path):
-            raise CorruptVideoError(path, f"cannot open the media container ({error})") from None
-        raise NotAVideoError(path, f"not a media file FFmpeg can read ({error})") from None
+            raise CorruptVideoError(
+                path, f"cannot open the media container ({reason})", CORRUPT_HINT
+            ) from None
+        raise NotAVideoError(
+            path, f"not a media file FFmpeg can read ({reason})", NOT_VIDEO_HINT
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise NotAVideoError(path, f"cannot be opened as media ({error})") from None
-    with contextlib.closing(container):
-        if not container.streams.video:
-            kinds = sorted({stream.type for stream in container.streams}) or ["no"]
-            raise NotAVideoError(path, f"has no video stream ({', '.join(kinds)} streams only)")
+        raise NotAVideoError(path, f"cannot be opened as media ({error})", NOT_VIDEO_HINT) from None
+    if not container.streams.video:
+        kinds = sorted({stream.type for stream in container.streams}) or ["no"]
+        container.close()
+        raise NotAVideoError(
+            path, f"has no video stream ({', '.join(kinds)} streams only)", NOT_VIDEO_HINT
+        )
+    return container
+
+
+@contextlib.contextmanager
+def open_video(
+    path: str | os.PathLike,
+) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+    """Open a file's first video stream (:func:`open_container`); always closes it.
+
+    Yields:
+        ``(container, stream)``.
+
+    Raises:
+        VideoNotFoundError, NotAVideoError, CorruptVideoError: as :func:`open_container`.
+    """
+    with contextlib.closing(open_container(path)) as container:
         yield container, container.streams.video[0]

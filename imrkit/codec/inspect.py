@@ -23,10 +23,9 @@ import numpy as np
 
 from imrkit.codec.container import StreamTiming, open_video
 from imrkit.codec.motion import MOTION_VECTOR_DTYPE, block_motion
+from imrkit.codec.pictures import frame_vectors, picture_type
 from imrkit.codec.residual import residual as compute_residual
 from imrkit.errors import CorruptVideoError
-
-_PICT_NAMES = {1: "I", 2: "P", 3: "B"}
 
 
 @dataclass
@@ -35,7 +34,7 @@ class FrameRecord:
 
     Attributes:
         index: frame index in the video (display order).
-        frame_type: 'I', 'P' or 'B' ('?' for anything else).
+        frame_type: 'I', 'P', 'B' (:data:`imrkit.codec.pictures.PICTURE_TYPES`; '?' if unknown).
         vectors: the frame's ``MOTION_VECTORS`` side data as PyAV's structured array
             (fields ``source, w, h, src_x, src_y, dst_x, dst_y, flags, motion_x, motion_y,
             motion_scale``; one record per inter block), empty for an I-frame.
@@ -84,11 +83,10 @@ def inspect_frames(
                     return
                 rgb = frame.to_ndarray(format="rgb24")
                 if count >= start:
-                    side_data = frame.side_data.get("MOTION_VECTORS")
-                    vectors = side_data.to_ndarray() if side_data is not None else None
+                    vectors = frame_vectors(frame)
                     if vectors is None:
                         vectors = np.zeros(0, MOTION_VECTOR_DTYPE)
-                    kind = _PICT_NAMES.get(int(frame.pict_type), "?")
+                    kind = picture_type(frame)
                     motion = block_motion(vectors, height, width)
                     if kind == "I" or previous is None:
                         res = rgb.astype(np.int16)

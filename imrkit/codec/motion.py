@@ -133,46 +133,74 @@ def block_motion(vectors: np.ndarray | None, height: int, width: int) -> BlockMo
     """
     if vectors is None or len(vectors) == 0:
         return BlockMotion.zeros(height, width)
-    # Only forward (past-reference) vectors: a P-frame has no others; B-frames are rejected
-    # before this point, so this is a guard, not a feature.
+    # Only forward (past-reference) vectors, used as they are: the field of a P-frame whose
+    # reference is the previous frame. B-frames and other reference distances go through
+    # :func:`imrkit.codec.references.frame_motion`.
     forward = vectors["source"] < 0
     if not forward.all():
         vectors = vectors[forward]
         if len(vectors) == 0:
             return BlockMotion.zeros(height, width)
-    block_w = vectors["w"].astype(np.intp)
-    block_h = vectors["h"].astype(np.intp)
-    cell = int(np.gcd.reduce(np.concatenate([block_w, block_h])))
+    cell = motion_cell(vectors)
     grid_h, grid_w = -(-height // cell), -(-width // cell)
+    cells, block_of_cell = block_cells(vectors, cell, grid_h, grid_w)
+    grid = np.zeros((grid_h * grid_w, 2), np.float32)
+    grid[cells] = vector_displacement(vectors)[block_of_cell]
+    return BlockMotion(grid.reshape(grid_h, grid_w, 2), height, width, cell)
 
-    # Displacement of content ref -> current = dst - src = -(motion / scale). Negating the
-    # integer numerator keeps static blocks at +0.0 rather than -0.0.
+
+def motion_cell(vectors: np.ndarray) -> int:
+    """The largest square dividing every block of ``vectors`` (16, 8 or 4 px)."""
+    return int(np.gcd.reduce(np.concatenate([vectors["w"], vectors["h"]]).astype(np.intp)))
+
+
+def vector_displacement(vectors: np.ndarray) -> np.ndarray:
+    """Each block's displacement of content, reference -> current, float32 (N x 2) (x, y) px.
+
+    ``dst - src = -(motion / scale)``. Negating the integer numerator keeps static blocks at
+    +0.0 rather than -0.0.
+    """
     motion = np.stack([vectors["motion_x"], vectors["motion_y"]], axis=1)
     scale = np.maximum(vectors["motion_scale"], 1)[:, None]
-    disp = np.divide(np.negative(motion), scale, dtype=np.float32)
+    return np.divide(np.negative(motion), scale, dtype=np.float32)
 
+
+def block_cells(
+    vectors: np.ndarray, cell: int, grid_h: int, grid_w: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The grid cells the blocks cover.
+
+    Args:
+        vectors: blocks (PyAV's structured array) whose sizes are multiples of ``cell``.
+        cell: cell side in pixels.
+        grid_h, grid_w: the cell grid of the frame.
+
+    Returns:
+        ``(cells, block_of_cell)``, intp each: the flat (row-major) index of every covered
+        cell inside the frame, and the block covering it.
+    """
+    block_w = vectors["w"].astype(np.intp)
+    block_h = vectors["h"].astype(np.intp)
     rows = (vectors["dst_y"] - block_h // 2) // cell  # first cell of each block
     cols = (vectors["dst_x"] - block_w // 2) // cell
+    block_of_cell = np.arange(len(vectors))
     if block_w.max() > cell or block_h.max() > cell:
         # Blocks of several sizes (16x16 beside 8x8): each block covers counts cells;
         # expand blocks to cells with np.repeat, row-major within the block.
         cols_per_block = block_w // cell
         counts = cols_per_block * (block_h // cell)
-        block_of_cell = np.repeat(np.arange(len(vectors)), counts)
+        block_of_cell = np.repeat(block_of_cell, counts)
         within = np.arange(len(block_of_cell)) - np.repeat(np.cumsum(counts) - counts, counts)
         per_row = cols_per_block[block_of_cell]
         rows = rows[block_of_cell] + within // per_row
         cols = cols[block_of_cell] + within % per_row
-        disp = disp[block_of_cell]
     cells = rows * grid_w + cols
     # Blocks of the last macroblock row/column may reach past a frame size that is not a
     # multiple of 16: drop the cells outside the frame (blocks never start before it).
     inside = (rows < grid_h) & (cols < grid_w)
     if not inside.all():
-        cells, disp = cells[inside], disp[inside]
-    grid = np.zeros((grid_h * grid_w, 2), np.float32)
-    grid[cells] = disp
-    return BlockMotion(grid.reshape(grid_h, grid_w, 2), height, width, cell)
+        cells, block_of_cell = cells[inside], block_of_cell[inside]
+    return cells, block_of_cell
 
 
 def dense_motion(vectors: np.ndarray | None, height: int, width: int) -> np.ndarray:

@@ -1,20 +1,70 @@
 """Reading compressed clips: I-frames, motion vectors and residuals (SPEC section 1).
 
-A clip is ``num_gops`` consecutive GOPs of an MPEG-4 Part 2 video (12 frames each, no
-B-frames). From each GOP we return its I-frame (RGB) and, for the P-frames at
-``p_positions`` (default 2, 4, 6, 8, 10: the paper's "stride 2" data layer), a dense motion
-field and a residual, both relative to the codec's reference (frame k-1), or traced back to
-the I-frame with ``accumulate=True`` (CoViAR).
+:func:`read_clip` reads MPEG-4 Part 2, H.263, MPEG-1/2 and H.264 videos as they are
+distributed: any GOP length (H.264's keyint 250 included), scene-cut I-frames, B-frames and
+several reference frames. HEVC, VP9, AV1 and other codecs export no motion vectors and raise
+:class:`imrkit.errors.UnsupportedVideoError` (``imrkit prepare`` re-encodes them).
 
-How it reads: the container is seeked straight to the first GOP's I-frame (never decoded
-from the start of the file), every frame of the GOP up to the last sampled position is
-decoded (a P-frame needs its predecessor), but only the frames a stream needs are converted
-to RGB, and motion/residuals are built only at the sampled positions. Frames after the last
-sampled position in a GOP are not even decoded: nothing depends on them.
+**Segments.** A clip is ``num_gops`` consecutive segments of ``gop_size`` frames (12, what
+the model expects) in display order, whatever the codec's own GOPs: segment ``g`` holds
+frames ``12 g .. 12 g + 11``. For an ``imrkit prepare`` output (MPEG-4, 12-frame GOPs, no
+B-frames) segments are the codec's GOPs and everything below reduces to the codec's own
+vectors, frame k against frame k-1, exactly as before.
 
-Short videos: by default a clip that runs past the last GOP raises
-:class:`imrkit.errors.VideoTooShortError`. With ``loop=True`` GOP indices wrap around
-(GOP ``g`` reads GOP ``g % num_gops``), so a 3-GOP video yields the 5-GOP clip
+- I stream: the decoded RGB of each segment's first frame, however the bitstream coded it
+  (I, P or B).
+- Motion of a sampled frame (positions ``p_positions``, default 2, 4, 6, 8, 10): the
+  displacement of content from the previous displayed frame, built from the frame's own
+  vectors (:mod:`imrkit.codec.references`):
+
+  - a vector whose reference lies ``d`` frames in the past counts ``v / d`` (a P-frame
+    after two B-frames, or an H.264 P-frame using its third reference);
+  - a B-frame's future-reference vector (``source = +1``), ``d`` frames ahead, counts
+    ``-v / d``;
+  - ``d`` is the distance to the previous (next) anchor for MPEG-1/2/4 and H.263, whose
+    predicted frames have one reference per direction; for H.264 it is found by trying
+    each candidate: every reference picture (``nal_ref_idc`` > 0) up to 8 frames away in
+    the vector's direction (a B-frame's future candidates stop at the next anchor). The
+    block displaced by its vector (rounded to whole pixels) is compared with each
+    candidate's luma (mean absolute difference on every second pixel and row); the best
+    match is the reference, the nearest one on a tie (static or flat content, where the
+    choice does not change the field);
+  - MPEG-4 Part 2 B-frames: FFmpeg's decoder exports a zero vector for every B-frame
+    block (measured), so a B-frame takes the next anchor's field scaled per frame, as
+    MPEG-4's direct mode predicts it from the co-located vectors; this misses motion
+    that is not constant over the anchor interval (sprite edges: 0.5 px mean error on
+    the test sprite, against 0.24 px for MPEG-2's own B vectors and < 0.01 px for
+    H.264);
+  - a bi-predicted block takes the better-matching (H.264) or nearer (others) of its two
+    estimates; intra blocks, and frames the codec coded as I-frames, have zero motion;
+  - units: pixels at the codec's precision divided by ``d`` (half-pel for MPEG-2/4,
+    quarter-pel for H.264), so a scaled vector can be a fraction of a pixel.
+
+- Residual of a sampled frame: the frame minus the previous displayed frame warped by that
+  per-frame field (nearest pixel, RGB: :mod:`imrkit.codec.residual`). This is what the
+  per-frame field leaves unexplained, not the residual the codec coded: where the codec's
+  prediction differs from one-reference compensation (another reference frame, averaged
+  bi-prediction, weighted prediction, quarter-pel interpolation, H.264's deblocking
+  filter, intra blocks) the difference lands in the residual, and so does the rounding of
+  scaled fractional vectors to whole pixels. Measured on a generated 2 px/frame pan
+  (tests/codec/test_formats.py), residual energy / frame-difference energy is 0.03 for
+  MPEG-4 GOP-12 and for H.264 with or without B-frames, 0.24 for MPEG-2 with B-frames and
+  0.29 for MPEG-4 with B-frames; on the benchmark's natural-like content see BENCHMARKS.md
+  (codecs).
+- ``accumulate=True`` chains the per-frame fields back to the segment's first frame
+  (CoViAR) and takes the residual against it.
+
+**How it reads.** The container is seeked to the keyframe at or before the clip's first
+frame, and decoding runs forward (a frame needs its references); before the clip, frames
+nothing refers to (most B-frames) are skipped by the decoder. Frames after a segment's last
+sampled position are skipped when the next packet is a keyframe (a 12-frame GOP) and decoded
+otherwise (a long GOP). Only the frames a stream needs are converted to RGB. The cost of a
+clip is the frames decoded, ``clip.num_decoded``: a clip inside a long GOP pays for the
+reference frames between the keyframe and its start (BENCHMARKS.md, codecs).
+
+**Short videos.** By default a clip that runs past the last segment raises
+:class:`imrkit.errors.VideoTooShortError`. With ``loop=True`` segment indices wrap around
+(segment ``g`` reads segment ``g % usable``), so a 3-segment video yields the 5-segment clip
 0, 1, 2, 0, 1 (each wrap is one more seek).
 """
 
@@ -26,18 +76,15 @@ from dataclasses import dataclass, field
 
 import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
 
-from imrkit.codec.container import StreamTiming, open_video
+from imrkit.codec.container import CORRUPT_HINT, StreamTiming, open_video
+from imrkit.codec.decoder import SegmentDecoder
 from imrkit.codec.encode import GOP_SIZE
-from imrkit.codec.motion import MotionAccumulator, block_motion
-from imrkit.codec.residual import MotionCompensator, accumulated_residual, as_rgba
+from imrkit.codec.pictures import MOTION_VECTOR_CODECS
 from imrkit.errors import CorruptVideoError, UnsupportedVideoError, VideoTooShortError
 
 P_POSITIONS = (2, 4, 6, 8, 10)
-SUPPORTED_CODEC = "mpeg4"
-PICT_I, PICT_P, PICT_B = 1, 2, 3  # frame.pict_type values (plain ints since PyAV 14)
-_PICT_NAMES = {PICT_I: "I", PICT_P: "P", PICT_B: "B"}
+PREPARE_HINT = "re-encode it with `imrkit prepare SRC_DIR DST_DIR`"
 
 
 @dataclass(frozen=True)
@@ -50,10 +97,12 @@ class VideoInfo:
         num_frames: frames in the stream.
         num_gops: GOPs (I-frames), the last one possibly incomplete.
         fps: frames per second.
-        codec: FFmpeg decoder name (``mpeg4`` is what imrkit reads).
-        gop_size: frames between the first two I-frames (the whole video if it has one;
-            if none follows within the first 2000 packets, 2000, a lower bound).
-        has_b_frames: the stream reorders frames (B-frames), which imrkit cannot read.
+        codec: FFmpeg decoder name; :func:`read_clip` reads those in
+            :data:`imrkit.codec.pictures.MOTION_VECTOR_CODECS`.
+        gop_size: the codec's GOP: frames between the first two I-frames (the whole video
+            if it has one; if none follows within the first 2000 packets, 2000, a lower
+            bound). :func:`read_clip` cuts its own 12-frame segments whatever this is.
+        has_b_frames: the stream reorders frames (B-frames).
     """
 
     path: str
@@ -66,20 +115,27 @@ class VideoInfo:
     gop_size: int
     has_b_frames: bool = False
 
-    def usable_gops(self, p_positions: Sequence[int] = P_POSITIONS) -> int:
-        """GOPs :func:`read_clip` can read: complete ones, plus a last partial GOP that
-        still reaches the last sampled P position."""
-        return usable_gops(self.num_frames, max(p_positions))
+    def usable_gops(
+        self, p_positions: Sequence[int] = P_POSITIONS, gop_size: int = GOP_SIZE
+    ) -> int:
+        """Segments (GOPs of ``gop_size`` frames) :func:`read_clip` can read: complete
+        ones, plus a last partial one that still reaches the last sampled P position."""
+        return usable_gops(self.num_frames, max(p_positions), gop_size)
 
     def problems(self, gop_size: int = GOP_SIZE) -> list[str]:
-        """Why :func:`read_clip` would refuse this video (empty if it reads fine)."""
+        """Why :func:`read_clip` would refuse this video (empty if it reads it directly).
+
+        Any GOP structure and B-frames read directly; a codec without exported motion
+        vectors (HEVC, VP9, AV1, ...) needs ``imrkit prepare``.
+        """
         found = []
-        if self.codec != SUPPORTED_CODEC:
-            found.append(f"codec is {self.codec}, not MPEG-4 Part 2 ({SUPPORTED_CODEC})")
-        if self.has_b_frames:
-            found.append("it has B-frames")
-        if self.gop_size != gop_size and self.num_frames > self.gop_size:
-            found.append(f"GOP size is {self.gop_size}, not {gop_size}")
+        if self.codec not in MOTION_VECTOR_CODECS:
+            found.append(
+                f"codec is {self.codec}, which exports no motion vectors: read directly are "
+                f"{', '.join(MOTION_VECTOR_CODECS)}; {PREPARE_HINT}"
+            )
+        if usable_gops(self.num_frames, P_POSITIONS[-1], gop_size) == 0:
+            found.append(f"it has {self.num_frames} frames, less than one {gop_size}-frame GOP")
         return found
 
 
@@ -101,12 +157,16 @@ class CompressedClip:
             prediction from the same reference, RGB, in [-255, 255].
         frame_indices: int64 (G*(1+P),): video frame index of each I-frame followed by its
             sampled P-frames, GOP after GOP.
-        frame_types: 'I'/'P' per entry of ``frame_indices``.
+        frame_types: 'I'/'P' per entry of ``frame_indices``: its role in the clip (the
+            segment's first frame, a sampled frame), whatever the codec coded.
         gop_indices: int64 (G,): the GOPs actually read (they wrap around with ``loop``).
         p_positions: positions of the sampled P-frames within a GOP.
         accumulate: whether motion and residual are traced back to the I-frame.
         num_decoded: frames the decoder produced to read the clip (a cost diagnostic: with
-            seeking it is G * (last position + 1), however late the clip starts).
+            12-frame GOPs it is G * (last position + 1), however late the clip starts;
+            inside a long GOP it adds the frames from the keyframe to the clip).
+        coded_types: the codec's picture type ('I', 'P', 'B', ...) per entry of
+            ``frame_indices`` (empty for clips built by hand).
     """
 
     path: str
@@ -121,6 +181,7 @@ class CompressedClip:
     p_positions: tuple[int, ...] = P_POSITIONS
     accumulate: bool = False
     num_decoded: int = 0
+    coded_types: np.ndarray = field(default_factory=lambda: np.zeros(0, "<U2"))
 
     @property
     def height(self) -> int:
@@ -194,26 +255,29 @@ def read_clip(
     accumulate: bool = False,
     p_positions: Sequence[int] = P_POSITIONS,
     loop: bool = False,
+    gop_size: int = GOP_SIZE,
 ) -> CompressedClip:
-    """Read a clip of consecutive GOPs straight from the compressed stream.
+    """Read a clip of consecutive segments straight from the compressed stream.
 
     Args:
-        path: an MPEG-4 Part 2 video with 12-frame GOPs and no B-frames
-            (``imrkit prepare`` makes one from anything).
-        start_gop: first GOP of the clip (0-based).
-        num_gops: GOPs in the clip (T in the paper).
-        accumulate: trace motion and residual back to each GOP's I-frame (CoViAR) instead
-            of to the previous frame.
-        p_positions: positions (1..11) of the P-frames to sample within each GOP.
-        loop: wrap GOP indices around a video shorter than the clip instead of raising.
+        path: an MPEG-4 Part 2, H.263, MPEG-1/2 or H.264 video, any GOP structure (the
+            module docstring says how B-frames and reference distances are handled).
+        start_gop: first segment (GOP of ``gop_size`` frames) of the clip (0-based).
+        num_gops: segments in the clip (T in the paper).
+        accumulate: trace motion and residual back to each segment's first frame (CoViAR)
+            instead of to the previous frame.
+        p_positions: positions (1..gop_size-1) of the frames to sample within each segment.
+        loop: wrap segment indices around a video shorter than the clip instead of raising.
+        gop_size: frames per segment (12, as the model expects).
 
     Returns:
         A :class:`CompressedClip` (see there for layouts).
 
     Raises:
-        VideoNotFoundError, NotAVideoError, CorruptVideoError: unreadable file.
-        UnsupportedVideoError: another codec, B-frames, or GOPs that are not 12 frames.
-        VideoTooShortError: fewer usable GOPs than the clip needs (and ``loop`` is off).
+        VideoNotFoundError, NotAVideoError, CorruptVideoError: unreadable file, damaged
+            stream, or motion vectors that vanish mid-file.
+        UnsupportedVideoError: a codec without exported motion vectors (HEVC, VP9, AV1...).
+        VideoTooShortError: fewer usable segments than the clip needs (and ``loop`` is off).
         ValueError: nonsensical arguments (negative start, empty clip, bad positions).
     """
     path = os.fspath(path)
@@ -224,26 +288,31 @@ def read_clip(
         not p_positions
         or sorted(set(p_positions)) != list(p_positions)
         or p_positions[0] < 1
-        or p_positions[-1] >= GOP_SIZE
+        or p_positions[-1] >= gop_size
     ):
-        raise ValueError(f"p_positions must increase within 1..{GOP_SIZE - 1}: {p_positions}")
+        raise ValueError(f"p_positions must increase within 1..{gop_size - 1}: {p_positions}")
 
     with open_video(path) as (container, stream):
         context = stream.codec_context
-        if context.name != SUPPORTED_CODEC:
-            raise UnsupportedVideoError(path, f"codec is {context.name}, not MPEG-4 Part 2")
-        if context.has_b_frames:
-            raise UnsupportedVideoError(path, "it has B-frames")
+        if context.name not in MOTION_VECTOR_CODECS:
+            raise UnsupportedVideoError(
+                path,
+                f"codec is {context.name}, which exports no motion vectors (read directly: "
+                f"{', '.join(MOTION_VECTOR_CODECS)})",
+                PREPARE_HINT,
+            )
         num_frames = stream.frames or _count_frames(container, stream, path)
-        gops = _clip_gops(path, num_frames, start_gop, num_gops, p_positions[-1], loop)
+        segments = _clip_gops(
+            path, num_frames, start_gop, num_gops, p_positions[-1], loop, gop_size
+        )
         # Motion vectors only exist if asked for before the first packet is decoded.
         context.options = {"flags2": "+export_mvs"}
         # One thread: clips are read in parallel by DataLoader workers instead.
         context.thread_count = 1
-        reader = _ClipDecoder(path, container, stream, p_positions, accumulate)
-        reader.allocate(len(gops))
-        for run_start, run_length in _contiguous_runs(gops):
-            reader.read_gops(run_start, run_length)
+        reader = SegmentDecoder(path, container, stream, p_positions, accumulate, gop_size)
+        reader.allocate(len(segments))
+        for run_start, run_length in _contiguous_runs(segments):
+            reader.read_segments(run_start, run_length)
     return CompressedClip(
         path=path,
         start_gop=start_gop,
@@ -253,10 +322,11 @@ def read_clip(
         residual=reader.residual,
         frame_indices=np.asarray(reader.frame_indices, np.int64),
         frame_types=np.asarray(reader.frame_types),
-        gop_indices=np.asarray(gops, np.int64),
+        gop_indices=np.asarray(segments, np.int64),
         p_positions=p_positions,
         accumulate=accumulate,
         num_decoded=reader.num_decoded,
+        coded_types=np.asarray(reader.coded_types),
     )
 
 
@@ -266,23 +336,34 @@ def _count_frames(container, stream, path: str) -> int:
         count = sum(1 for packet in container.demux(stream) if packet.size)
         container.seek(0, stream=stream)
     except av.FFmpegError as error:
-        raise CorruptVideoError(path, f"damaged packets ({error})") from None
+        raise CorruptVideoError(path, f"damaged packets ({error})", CORRUPT_HINT) from None
     if count == 0:
-        raise CorruptVideoError(path, "its video stream holds no frames")
+        raise CorruptVideoError(path, "its video stream holds no frames", CORRUPT_HINT)
     return count
 
 
-def usable_gops(num_frames: int, last_position: int = P_POSITIONS[-1]) -> int:
-    """Readable GOPs in ``num_frames`` frames: a trailing partial GOP counts only if it
-    reaches ``last_position`` (the last sampled P-frame)."""
-    return num_frames // GOP_SIZE + (num_frames % GOP_SIZE > last_position)
+def usable_gops(
+    num_frames: int, last_position: int = P_POSITIONS[-1], gop_size: int = GOP_SIZE
+) -> int:
+    """Readable segments (GOPs of ``gop_size``) in ``num_frames`` frames: a trailing
+    partial one counts only if it reaches ``last_position`` (the last sampled frame).
+
+    The one place this is counted: the reader, :meth:`VideoInfo.usable_gops` and the
+    dataset all call it."""
+    return num_frames // gop_size + (num_frames % gop_size > last_position)
 
 
 def _clip_gops(
-    path: str, num_frames: int, start_gop: int, num_gops: int, last_position: int, loop: bool
+    path: str,
+    num_frames: int,
+    start_gop: int,
+    num_gops: int,
+    last_position: int,
+    loop: bool,
+    gop_size: int = GOP_SIZE,
 ) -> list[int]:
-    """The GOP indices a clip reads, after the short-video policy."""
-    usable = usable_gops(num_frames, last_position)
+    """The segment indices a clip reads, after the short-video policy."""
+    usable = usable_gops(num_frames, last_position, gop_size)
     if usable == 0:
         raise VideoTooShortError(
             path,
@@ -310,155 +391,3 @@ def _contiguous_runs(gops: list[int]) -> Iterator[tuple[int, int]]:
             yield first, length
             first, length = gop, 1
     yield first, length
-
-
-class _ClipDecoder:
-    """Decodes runs of GOPs into preallocated clip arrays (one instance per read_clip)."""
-
-    def __init__(
-        self, path: str, container, stream, p_positions: tuple[int, ...], accumulate: bool
-    ):
-        self.path, self.container, self.stream = path, container, stream
-        self.p_positions, self.accumulate = p_positions, accumulate
-        self.last_position = p_positions[-1]
-        self.timing = StreamTiming.of(stream)
-        self.height, self.width = stream.codec_context.height, stream.codec_context.width
-        # RGB is needed for the I-frame and each sampled P-frame, RGBA (what the residual
-        # gather reads) for the references of per-frame residuals; any other frame is
-        # decoded but never converted.
-        self.rgba_positions = set() if accumulate else {p - 1 for p in p_positions} - {0}
-        self.sample_slot = {position: slot for slot, position in enumerate(p_positions)}
-        # One reformatter per output format keeps FFmpeg's converter (sws) context alive
-        # across frames instead of rebuilding it for every frame.
-        self.to_rgb, self.to_rgba = VideoReformatter(), VideoReformatter()
-        if accumulate:
-            self.accumulator = MotionAccumulator(self.height, self.width)
-        else:
-            self.accumulator, self.compensator = None, MotionCompensator(self.height, self.width)
-        self.frame_indices: list[int] = []
-        self.frame_types: list[str] = []
-        self.gops_done = 0
-        self.num_decoded = 0
-
-    def allocate(self, num_gops: int) -> None:
-        height, width, num_p = self.height, self.width, len(self.p_positions)
-        self.iframes = np.empty((num_gops, height, width, 3), np.uint8)
-        self.motion = np.empty((num_gops * num_p, height, width, 2), np.float32)
-        self.residual = np.empty((num_gops * num_p, height, width, 3), np.int16)
-
-    def read_gops(self, first_gop: int, num_gops: int) -> None:
-        """Seek to ``first_gop``'s I-frame and fill the next ``num_gops`` GOPs."""
-        first = first_gop * GOP_SIZE
-        last = (first_gop + num_gops - 1) * GOP_SIZE + self.last_position
-        expected = first
-        for index, frame in self._decode(first, last):
-            if index != expected:
-                raise CorruptVideoError(
-                    self.path, f"frame {expected} is missing (got {index} after seeking to {first})"
-                )
-            self._take_frame(index, frame)
-            expected = (
-                index + 1
-                if index % GOP_SIZE < self.last_position
-                else index - index % GOP_SIZE + GOP_SIZE
-            )
-        if expected <= last:
-            raise CorruptVideoError(
-                self.path,
-                f"the stream ends at frame {expected}, before frame {last} (truncated file?)",
-            )
-
-    def _decode(self, first: int, last: int) -> Iterator[tuple[int, av.VideoFrame]]:
-        """Decoded frames ``first..last`` in order, skipping GOP tails nobody needs."""
-        container, stream, timing = self.container, self.stream, self.timing
-        try:
-            # A fresh container already sits at frame 0; anything else seeks to the I-frame.
-            if first > 0 or self.num_decoded > 0:
-                container.seek(timing.pts(first), backward=True, any_frame=False, stream=stream)
-                stream.codec_context.flush_buffers()
-            count = None
-            for packet in container.demux(stream):
-                if packet.pts is not None:
-                    index = timing.index(packet.pts)
-                    if index > last:
-                        return
-                    # Frames after the last sampled position are referenced by nothing we
-                    # read (the next GOP starts with an I-frame): do not decode them.
-                    if index >= first and index % GOP_SIZE > self.last_position:
-                        continue
-                for frame in stream.decode(packet):
-                    self.num_decoded += 1
-                    if frame.pts is not None:
-                        count = timing.index(frame.pts)
-                    elif count is None:
-                        raise CorruptVideoError(self.path, "frames carry no timestamps")
-                    else:
-                        count += 1
-                    if count > last:
-                        return
-                    if count >= first:
-                        yield count, frame
-        except av.FFmpegError as error:
-            where = f"after frame {count}" if count is not None else f"before frame {first}"
-            raise CorruptVideoError(
-                self.path, f"damaged stream: decoding failed {where} ({error})"
-            ) from None
-
-    def _take_frame(self, index: int, frame: av.VideoFrame) -> None:
-        position = index % GOP_SIZE
-        kind = _PICT_NAMES.get(int(frame.pict_type), "?")
-        if kind == "B":
-            raise UnsupportedVideoError(self.path, f"frame {index} is a B-frame")
-        if (position == 0) != (kind == "I"):
-            article = "an" if kind == "I" else "a"
-            raise UnsupportedVideoError(
-                self.path,
-                f"frame {index} (position {position} of its GOP) is {article} "
-                f"{kind}-frame: GOPs are not {GOP_SIZE} frames with one I-frame each",
-            )
-        gop = self.gops_done
-        if position == self.last_position:
-            self.gops_done += 1
-        if position == 0:
-            self.iframe_rgb = self.iframes[gop]
-            self.iframe_rgb[...] = self.to_rgb.reformat(frame, format="rgb24").to_ndarray()
-            self.iframe_rgba = None  # converted on demand
-            if 1 in self.sample_slot and self.accumulator is None:
-                self.compensator.set_reference(self.iframe_rgb)
-            self.frame_indices.append(index)
-            self.frame_types.append("I")
-            if self.accumulator is not None:
-                self.accumulator.reset()
-            return
-
-        slot = self.sample_slot.get(position)
-        if slot is not None or self.accumulator is not None:
-            vectors = frame.side_data.get("MOTION_VECTORS")
-            motion = block_motion(
-                None if vectors is None else vectors.to_ndarray(), self.height, self.width
-            )
-            if self.accumulator is not None:
-                self.accumulator.step(motion)
-        if slot is not None:
-            current = self.to_rgb.reformat(frame, format="rgb24").to_ndarray()
-            out = gop * len(self.p_positions) + slot
-            if self.accumulator is None:
-                motion.dense(out=self.motion[out])
-                self.compensator.residual(current, motion, out=self.residual[out])
-            else:
-                self.accumulator.displacement(out=self.motion[out])
-                accumulated_residual(
-                    current,
-                    self._iframe_rgba(),
-                    self.accumulator.source_index(),
-                    out=self.residual[out],
-                )
-            self.frame_indices.append(index)
-            self.frame_types.append("P")
-        if position in self.rgba_positions:  # the next sampled frame's reference
-            self.compensator.set_reference(self.to_rgba.reformat(frame, format="rgba").to_ndarray())
-
-    def _iframe_rgba(self) -> np.ndarray:
-        if self.iframe_rgba is None:
-            self.iframe_rgba = as_rgba(self.iframe_rgb)
-        return self.iframe_rgba

@@ -1,10 +1,13 @@
 """Re-encoding any video to the MPEG-4 Part 2 layout IMRNet reads (SPEC sections 1 and 5).
 
-IMRNet (like CoViAR) works on MPEG-4 Part 2 video with 12-frame GOPs and no B-frames:
+The paper (like CoViAR) trains on MPEG-4 Part 2 video with 12-frame GOPs and no B-frames:
 every 12th frame an I-frame, the 11 frames between them P-frames each predicted from the
-previous frame. Real datasets come as H.264, VP9 or MPEG-4 with other GOP layouts, so
-:func:`transcode` decodes a video with PyAV, resizes it and encodes it again through
-:func:`imrkit.codec.encode.open_encoder`, the one encoder configuration of the kit.
+previous frame. :func:`imrkit.read_clip` reads MPEG-4, MPEG-1/2 and H.264 sources directly;
+codecs without exported motion vectors (HEVC, VP9, AV1), and runs that want the paper's
+exact input, go through :func:`transcode`: it decodes a video with PyAV, resizes it and
+encodes it again through :func:`imrkit.codec.encode.open_encoder`, the one encoder
+configuration of the kit. Sources are opened by :func:`imrkit.codec.container.open_container`,
+as the reader opens them.
 
 Two codec facts (SPEC section 5) shape the code: a decoded frame keeps its source picture
 type, and the encoder turns a source I-frame into a forced keyframe, which would break the
@@ -26,28 +29,12 @@ from pathlib import Path
 
 import av
 
+from imrkit.codec.container import CORRUPT_HINT, open_container
 from imrkit.codec.encode import EncodeConfig, open_encoder
-from imrkit.errors import ConfigError, CorruptVideoError, NotAVideoError, VideoNotFoundError
+from imrkit.errors import ConfigError, CorruptVideoError
 
 OUTPUT_EXTENSIONS = {".avi": "avi", ".mp4": "mp4", ".mkv": "matroska"}
 COVIAR_SIZE = (340, 256)
-_CORRUPT_HINT = "re-download it, or remove it from the dataset"
-_NOT_VIDEO_HINT = "is it a video file?"
-
-# First bytes of the containers videos come in; a file that starts like one but cannot be
-# opened is damaged rather than "not a video".
-_CONTAINER_MAGIC = (
-    (0, b"RIFF"),  # AVI
-    (4, b"ftyp"),  # MP4 / MOV / 3GP
-    (4, b"moov"),
-    (4, b"mdat"),
-    (4, b"wide"),
-    (0, b"\x1a\x45\xdf\xa3"),  # Matroska / WebM
-    (0, b"FLV"),
-    (0, b"\x00\x00\x01\xba"),  # MPEG program stream
-    (0, b"0&\xb2u"),  # ASF / WMV
-    (0, b"OggS"),
-)
 
 
 @dataclass(frozen=True)
@@ -102,42 +89,15 @@ def output_size(width: int, height: int, config: TranscodeConfig) -> tuple[int, 
     return (max(2, 2 * round(width * factor / 2)), max(2, 2 * round(height * factor / 2)))
 
 
-def _looks_like_media(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        head = handle.read(189)
-    if len(head) == 189 and head[0] == head[188] == 0x47:  # MPEG-TS: a sync byte every 188
-        return True
-    return any(head[offset : offset + len(magic)] == magic for offset, magic in _CONTAINER_MAGIC)
-
-
 def open_source(path: str | os.PathLike) -> av.container.InputContainer:
-    """Open a video for decoding, turning PyAV's failures into :mod:`imrkit.errors`.
+    """Open a video for decoding (:func:`imrkit.codec.container.open_container`).
 
     Raises:
         VideoNotFoundError: no such file.
         NotAVideoError: empty, not a media container, or no video stream.
         CorruptVideoError: looks like a known container but cannot be opened.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise VideoNotFoundError(path, "no such file" if not path.exists() else "not a file")
-    if path.stat().st_size == 0:
-        raise NotAVideoError(path, "the file is empty", hint=_NOT_VIDEO_HINT)
-    try:
-        container = av.open(str(path))
-    except av.error.FFmpegError as error:
-        reason = _ffmpeg_reason(error)
-        if _looks_like_media(path):
-            raise CorruptVideoError(
-                path, f"cannot open the container: {reason}", hint=_CORRUPT_HINT
-            ) from error
-        raise NotAVideoError(
-            path, f"not a media file FFmpeg can read: {reason}", hint=_NOT_VIDEO_HINT
-        ) from error
-    if not container.streams.video:
-        container.close()
-        raise NotAVideoError(path, "the file has no video stream", hint=_NOT_VIDEO_HINT)
-    return container
+    return open_container(path)
 
 
 def transcode(
@@ -195,12 +155,12 @@ def _decoded_frames(source: av.container.InputContainer, src: Path) -> Iterator[
             raise CorruptVideoError(
                 src,
                 f"decoding failed after {num_frames} frames: {_ffmpeg_reason(error)}",
-                hint=_CORRUPT_HINT,
+                hint=CORRUPT_HINT,
             ) from error
         num_frames += 1
         yield frame
     if num_frames == 0:
-        raise CorruptVideoError(src, "no decodable video frames", hint=_CORRUPT_HINT)
+        raise CorruptVideoError(src, "no decodable video frames", hint=CORRUPT_HINT)
     # FFmpeg decodes a truncated or damaged file without complaint, just fewer frames; the
     # container's declared count (0 when unknown, e.g. WebM) gives that away. A few frames
     # of slack cover containers whose count is slightly off (edit lists).
@@ -210,7 +170,7 @@ def _decoded_frames(source: av.container.InputContainer, src: Path) -> Iterator[
             src,
             f"truncated or damaged: decoded {num_frames} of the "
             f"{declared} frames the container declares",
-            hint=_CORRUPT_HINT,
+            hint=CORRUPT_HINT,
         )
 
 

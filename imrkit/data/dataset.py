@@ -238,15 +238,12 @@ class CompressedVideoDataset(Dataset):
         return sample
 
     def _read(self, index: int, rng: np.random.Generator):
-        from imrkit.codec.reader import P_POSITIONS, probe, read_clip
+        from imrkit.codec.reader import probe, read_clip
 
         path = self.split.records[index].path
         if index not in self._usable_gops:
-            info = probe(path)
-            # As the reader counts: a last partial GOP counts if it holds every P position.
-            self._usable_gops[index] = info.num_frames // info.gop_size + (
-                info.num_frames % info.gop_size > P_POSITIONS[-1]
-            )
+            # The reader's own count (12-frame segments, whatever the codec's GOP).
+            self._usable_gops[index] = probe(path).usable_gops()
         usable = self._usable_gops[index]
         start = clip_start(usable, self.num_gops, self.sampling, rng)
         loop = usable < self.num_gops

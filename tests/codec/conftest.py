@@ -97,3 +97,52 @@ def long_video(codec_dir) -> Path:
     """42 GOPs (504 frames) of a slow pan, for random access (an AVI, the other container)."""
     frames = pan_frames(42 * 12, 1, 0, seed=4)
     return encode_frames(frames, codec_dir / "long.avi")
+
+
+def plain_decode(path, count=None) -> np.ndarray:
+    """RGB frames decoded by plain PyAV from the start, T x H x W x 3."""
+    import av
+
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if count is not None and len(frames) == count:
+                break
+    return np.stack(frames)
+
+
+def sprite_masks(corner, previous_corner, side=SPRITE, block=16):
+    """(inside, background) pixel masks: blocks fully inside the sprite in this frame, and
+    blocks touching the sprite in neither this frame nor the previous one."""
+    inside = np.zeros((HEIGHT, WIDTH), bool)
+    background = np.zeros((HEIGHT, WIDTH), bool)
+    (x, y), (px, py) = corner, previous_corner
+    for top in range(0, HEIGHT, block):
+        for left in range(0, WIDTH, block):
+            cells = (slice(top, top + block), slice(left, left + block))
+            if x <= left and left + block <= x + side and y <= top and top + block <= y + side:
+                inside[cells] = True
+            touches = (
+                left < max(x, px) + side
+                and min(x, px) < left + block
+                and top < max(y, py) + side
+                and min(y, py) < top + block
+            )
+            background[cells] = not touches
+    return inside, background
+
+
+@pytest.fixture(scope="session")
+def synthetic():
+    """The generators above, for test modules (conftest cannot be imported under
+    ``--import-mode=importlib``)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        texture=texture,
+        sprite_frames=sprite_frames,
+        pan_frames=pan_frames,
+        plain_decode=plain_decode,
+        sprite_masks=sprite_masks,
+    )

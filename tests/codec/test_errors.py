@@ -23,7 +23,7 @@ from imrkit.errors import (
 
 
 def encode_with(path, frames, codec="mpeg4", b_frames=0, gop_size=12):
-    """Encode with settings imrkit does not use (B-frames, another codec or GOP size)."""
+    """Encode with settings imrkit does not write (B-frames, another codec or GOP size)."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=30)
         stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
@@ -98,23 +98,28 @@ def bad_files(bad_dir, pan_video, pan_bytes):
     damaged[middle : middle + 2000] = np.random.default_rng(0).bytes(2000)
     add("damaged.mp4", CorruptVideoError, bytes(damaged))
     files["tone.wav"] = (audio_only(bad_dir / "tone.wav"), NotAVideoError)
-    files["bframes.mp4"] = (
-        encode_with(bad_dir / "bframes.mp4", frames, b_frames=2),
+    # Codecs whose decoders export no motion vectors (issue 10: B-frames, H.264 and other
+    # GOP sizes now read directly; tests/codec/test_formats.py checks them).
+    files["hevc.mp4"] = (
+        encode_with(bad_dir / "hevc.mp4", frames, codec="hevc"),
         UnsupportedVideoError,
     )
-    files["h264.mp4"] = (
-        encode_with(bad_dir / "h264.mp4", frames, codec="h264"),
-        UnsupportedVideoError,
-    )
-    files["gop10.mp4"] = (
-        encode_with(bad_dir / "gop10.mp4", frames, gop_size=10),
-        UnsupportedVideoError,
-    )
-    files["gop30.mp4"] = (
-        encode_with(bad_dir / "gop30.mp4", frames, gop_size=30),
+    files["vp9.webm"] = (
+        encode_with(bad_dir / "vp9.webm", frames, codec="vp9"),
         UnsupportedVideoError,
     )
     return files
+
+
+@pytest.fixture(scope="module")
+def readable_files(bad_dir, pan_video):
+    """Files the reader used to refuse and now reads directly (issue 10)."""
+    frames = pan_video.frames
+    return {
+        "bframes.mp4": encode_with(bad_dir / "bframes.mp4", frames, b_frames=2),
+        "h264.mp4": encode_with(bad_dir / "h264.mp4", frames, codec="h264"),
+        "gop10.mp4": encode_with(bad_dir / "gop10.mp4", frames, gop_size=10),
+    }
 
 
 CASES = [
@@ -126,10 +131,8 @@ CASES = [
     "truncated.mp4",
     "damaged.mp4",
     "tone.wav",
-    "bframes.mp4",
-    "h264.mp4",
-    "gop10.mp4",
-    "gop30.mp4",
+    "hevc.mp4",
+    "vp9.webm",
 ]
 
 
@@ -160,12 +163,24 @@ def test_probe_bad_input(bad_files, name):
 
 
 def test_probe_describes_videos_read_clip_refuses(bad_files):
-    h264 = probe(bad_files["h264.mp4"][0])
-    assert h264.codec == "h264" and any("codec" in p for p in h264.problems())
-    bframes = probe(bad_files["bframes.mp4"][0])
-    assert bframes.has_b_frames and any("B-frames" in p for p in bframes.problems())
-    gop10 = probe(bad_files["gop10.mp4"][0])
-    assert gop10.gop_size == 10 and any("GOP size" in p for p in gop10.problems())
+    hevc = probe(bad_files["hevc.mp4"][0])
+    assert hevc.codec == "hevc"
+    (problem,) = hevc.problems()
+    assert "no motion vectors" in problem and "h264" in problem and "imrkit prepare" in problem
+    with pytest.raises(UnsupportedVideoError, match="hevc.*imrkit prepare"):
+        read_clip(bad_files["hevc.mp4"][0], 0, 1)
+
+
+def test_probe_has_no_problem_with_any_gop_structure(readable_files):
+    h264 = probe(readable_files["h264.mp4"])
+    assert h264.codec == "h264" and h264.problems() == []
+    bframes = probe(readable_files["bframes.mp4"])
+    assert bframes.has_b_frames and bframes.problems() == []
+    gop10 = probe(readable_files["gop10.mp4"])
+    assert gop10.gop_size == 10 and gop10.problems() == []
+    for path in readable_files.values():
+        clip = read_clip(path, 0, 3)
+        assert clip.iframes.shape == (3, 96, 128, 3)
 
 
 def test_errors_do_not_leak_file_descriptors(bad_files):

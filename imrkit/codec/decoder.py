@@ -1,0 +1,367 @@
+"""Decoding runs of fixed segments into a clip's arrays (the engine of ``read_clip``).
+
+:class:`SegmentDecoder` seeks to the keyframe at or before a run of segments, decodes
+forward, and hands every frame, in display order, to one place (:meth:`_process`) that
+fills the I stream, the motion field and the residual. What it must know about the
+bitstream, and how it learns it:
+
+- Display order. FFmpeg's decoders output frames in display order; a B-frame comes out
+  before the later anchor it refers to, so B-frames wait in ``pending`` until the next
+  anchor (I or P) has been output, and are then processed, still in display order.
+- References. Past frames stay in ``history`` (av.VideoFrame, luma and colour converted on
+  demand) for :data:`imrkit.codec.references.MAX_REFERENCE_DISTANCE` frames, so vectors can
+  be scaled by their reference distance (:mod:`imrkit.codec.references`).
+- Cost. Frames after the last sampled position of a segment are not decoded when nothing
+  refers to them: their packets are held back, and dropped if the next packet is a
+  keyframe (an MPEG-4 GOP-12 file decodes 11 frames per GOP); inside a long GOP they are
+  decoded after all. Only the frames a stream needs are converted to RGB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import av
+import numpy as np
+from av.video.reformatter import VideoReformatter
+
+from imrkit.codec.container import CORRUPT_HINT, StreamTiming
+from imrkit.codec.motion import BlockMotion, MotionAccumulator
+from imrkit.codec.pictures import (
+    SINGLE_REFERENCE_CODECS,
+    ZERO_B_VECTOR_CODECS,
+    frame_vectors,
+    h264_is_reference,
+    h264_length_size,
+    is_anchor,
+    luma,
+    picture_type,
+)
+from imrkit.codec.references import MAX_REFERENCE_DISTANCE, Candidate, frame_motion, padded_luma
+from imrkit.codec.residual import MotionCompensator, accumulated_residual, as_rgba
+from imrkit.errors import CorruptVideoError
+
+# Consecutive inter frames without motion side data that mean the vectors are gone (one
+# all-intra frame is a scene cut; a run of them is a stream that stopped exporting).
+VANISHED_AFTER = 3
+_SEEK_ATTEMPTS = 3
+
+
+@dataclass
+class _Picture:
+    """A decoded frame kept while later frames may refer to it."""
+
+    index: int
+    kind: str
+    frame: av.VideoFrame
+    vectors: np.ndarray | None
+    is_reference: bool = True
+    _luma: np.ndarray | None = None
+
+    def padded_luma(self) -> np.ndarray:
+        if self._luma is None:
+            self._luma = padded_luma(luma(self.frame))
+        return self._luma
+
+
+class SegmentDecoder:
+    """Decodes runs of segments into preallocated clip arrays (one per ``read_clip``).
+
+    Args:
+        path: the file (for error messages).
+        container, stream: the open video.
+        p_positions: sampled positions within a segment.
+        accumulate: trace motion and residual back to the segment's first frame.
+        gop_size: frames per segment.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        container,
+        stream,
+        p_positions: tuple[int, ...],
+        accumulate: bool,
+        gop_size: int,
+    ):
+        self.path, self.container, self.stream = path, container, stream
+        self.p_positions, self.accumulate, self.gop_size = p_positions, accumulate, gop_size
+        self.last_position = p_positions[-1]
+        self.timing = StreamTiming.of(stream)
+        context = stream.codec_context
+        self.height, self.width = context.height, context.width
+        self.single_reference = context.name in SINGLE_REFERENCE_CODECS
+        self.zero_b_vectors = context.name in ZERO_B_VECTOR_CODECS
+        # H.264 marks the pictures others may refer to: only those are candidates.
+        self.h264_length_size = (
+            h264_length_size(context.extradata) if context.name == "h264" else None
+        )
+        self.references: dict[int, bool] = {}  # packet pts -> is a reference picture
+        self.reordered = bool(context.has_b_frames)
+        self.sample_slot = {position: slot for slot, position in enumerate(p_positions)}
+        # One reformatter per use keeps FFmpeg's converter (sws) context alive across frames
+        # instead of rebuilding it for every frame. References are converted to rgb24 too:
+        # swscale's rgba output garbles the last 4 columns of frames whose width is 4 mod 8
+        # (measured at 340 px, CoViAR's width), so RGBA is made from RGB by OpenCV.
+        self.to_rgb, self.to_reference = VideoReformatter(), VideoReformatter()
+        if accumulate:
+            self.accumulator = MotionAccumulator(self.height, self.width)
+        else:
+            self.accumulator, self.compensator = None, MotionCompensator(self.height, self.width)
+        self.frame_indices: list[int] = []
+        self.frame_types: list[str] = []
+        self.coded_types: list[str] = []
+        self.segments_done = 0
+        self.num_decoded = 0
+
+    def allocate(self, num_segments: int) -> None:
+        height, width, num_p = self.height, self.width, len(self.p_positions)
+        self.iframes = np.empty((num_segments, height, width, 3), np.uint8)
+        self.motion = np.empty((num_segments * num_p, height, width, 2), np.float32)
+        self.residual = np.empty((num_segments * num_p, height, width, 3), np.int16)
+
+    # -- one run of consecutive segments ------------------------------------------------
+
+    def read_segments(self, first_segment: int, num_segments: int) -> None:
+        """Seek before ``first_segment`` and fill the next ``num_segments`` segments."""
+        first = first_segment * self.gop_size
+        last = (first_segment + num_segments - 1) * self.gop_size + self.last_position
+        self.first, self.last = first, last
+        self.expected = first  # next frame _process must see
+        self.history: dict[int, _Picture] = {}
+        self.pending: list[_Picture] = []
+        self.references.clear()
+        self.vectorless_run = 0
+        for index, frame in self._decode(first, last):
+            self._receive(index, frame)
+            if self.expected > last:
+                return
+        for picture in self.pending:  # end of stream: B-frames without a later anchor
+            self._process(picture, None)
+        if self.expected <= last:
+            raise CorruptVideoError(
+                self.path,
+                f"the stream ends at frame {self.expected}, before frame {last} (truncated file?)",
+                CORRUPT_HINT,
+            )
+
+    def _receive(self, index: int, frame: av.VideoFrame) -> None:
+        """Keep a frame as a possible reference; process it (and waiting B-frames) when its
+        references have all been output."""
+        picture = _Picture(index, picture_type(frame), frame, frame_vectors(frame))
+        picture.is_reference = self.references.pop(frame.pts, True)
+        self._check_vectors(picture)
+        self.history[index] = picture
+        oldest = min([index] + [p.index for p in self.pending]) - MAX_REFERENCE_DISTANCE - 1
+        for old in [i for i in self.history if i < oldest]:
+            del self.history[old]
+        if self.reordered and not is_anchor(picture.kind):
+            self.pending.append(picture)
+            return
+        for waiting in self.pending:
+            self._process(waiting, picture)
+        self.pending.clear()
+        self._process(picture, None)
+
+    def _check_vectors(self, picture: _Picture) -> None:
+        if picture.kind == "I" or picture.index < self.first:
+            return
+        if picture.vectors is not None:
+            self.vectorless_run = 0
+            return
+        self.vectorless_run += 1
+        if self.vectorless_run >= VANISHED_AFTER:
+            start = picture.index - VANISHED_AFTER + 1
+            raise CorruptVideoError(
+                self.path,
+                f"motion vectors vanish at frame {start}: {VANISHED_AFTER} inter frames in a "
+                "row carry none",
+                "re-encode it with `imrkit prepare`",
+            )
+
+    # -- what each frame contributes ----------------------------------------------------
+
+    def _process(self, picture: _Picture, next_anchor: _Picture | None) -> None:
+        index = picture.index
+        position = index % self.gop_size
+        if index < self.first or index > self.last or position > self.last_position:
+            return
+        if index != self.expected:
+            what = (
+                f"frame {self.expected} is missing (got frame {index} after it)"
+                if index > self.expected
+                else f"frame {index} is out of order (expected frame {self.expected})"
+            )
+            raise CorruptVideoError(self.path, what, CORRUPT_HINT)
+        self.expected = (
+            index + 1 if position < self.last_position else index - position + self.gop_size
+        )
+        segment = self.segments_done
+        if position == self.last_position:
+            self.segments_done += 1
+        if position == 0:
+            self._take_segment_start(segment, picture)
+            return
+        slot = self.sample_slot.get(position)
+        if slot is None and self.accumulator is None:
+            return
+        motion = self._motion(picture, next_anchor)
+        if self.accumulator is not None:
+            self.accumulator.step(motion)
+        if slot is None:
+            return
+        current = self.to_rgb.reformat(picture.frame, format="rgb24").to_ndarray()
+        out = segment * len(self.p_positions) + slot
+        if self.accumulator is None:
+            motion.dense(out=self.motion[out])
+            self.compensator.set_reference(self._reference_rgb(index - 1, position - 1))
+            self.compensator.residual(current, motion, out=self.residual[out])
+        else:
+            self.accumulator.displacement(out=self.motion[out])
+            accumulated_residual(
+                current, self._start_rgba(), self.accumulator.source_index(), out=self.residual[out]
+            )
+        self.frame_indices.append(index)
+        self.frame_types.append("P")
+        self.coded_types.append(picture.kind)
+
+    def _take_segment_start(self, segment: int, picture: _Picture) -> None:
+        self.start_rgb = self.iframes[segment]
+        self.start_rgb[...] = self.to_rgb.reformat(picture.frame, format="rgb24").to_ndarray()
+        self.start_rgba = None  # converted on demand
+        if self.accumulator is not None:
+            self.accumulator.reset()
+        self.frame_indices.append(picture.index)
+        self.frame_types.append("I")
+        self.coded_types.append(picture.kind)
+
+    def _reference_rgb(self, index: int, position: int) -> np.ndarray:
+        """RGB of the previous frame: the segment start's, or a fresh conversion."""
+        if position == 0:
+            return self.start_rgb
+        frame = self.history[index].frame
+        return self.to_reference.reformat(frame, format="rgb24").to_ndarray()
+
+    def _start_rgba(self) -> np.ndarray:
+        if self.start_rgba is None:
+            self.start_rgba = as_rgba(self.start_rgb)
+        return self.start_rgba
+
+    def _motion(self, picture: _Picture, next_anchor: _Picture | None) -> BlockMotion:
+        """The frame's displacement from the previous displayed frame."""
+        index, vectors = picture.index, picture.vectors
+        if self.single_reference:
+            anchors = [i for i, p in self.history.items() if i < index and is_anchor(p.kind)]
+            if self.zero_b_vectors and not is_anchor(picture.kind):
+                return self._direct_motion(next_anchor, max(anchors) if anchors else None)
+        if vectors is None or len(vectors) == 0:
+            return BlockMotion.zeros(self.height, self.width)
+        if self.single_reference:
+            past = [Candidate(index - max(anchors))] if anchors else []
+            future = [Candidate(next_anchor.index - index)] if next_anchor is not None else []
+            return frame_motion(vectors, self.height, self.width, past, future)
+        horizon = index + MAX_REFERENCE_DISTANCE
+        if next_anchor is not None:
+            horizon = min(horizon, next_anchor.index)
+        history = self.history
+        past = [
+            Candidate(d, history[index - d].padded_luma())
+            for d in range(1, MAX_REFERENCE_DISTANCE + 1)
+            if index - d in history and history[index - d].is_reference
+        ]
+        future = [
+            Candidate(d, history[index + d].padded_luma())
+            for d in range(1, horizon - index + 1)
+            if index + d in history and history[index + d].is_reference
+        ]
+        return frame_motion(vectors, self.height, self.width, past, future, luma(picture.frame))
+
+    def _direct_motion(
+        self, next_anchor: _Picture | None, previous_anchor: int | None
+    ) -> BlockMotion:
+        """A B-frame's field when the decoder exports none: the next anchor's field per
+        frame, as MPEG-4's direct mode predicts a B-frame from the co-located vectors."""
+        if next_anchor is None or previous_anchor is None:
+            return BlockMotion.zeros(self.height, self.width)
+        distance = Candidate(next_anchor.index - previous_anchor)
+        return frame_motion(next_anchor.vectors, self.height, self.width, [distance], [])
+
+    # -- decoding -----------------------------------------------------------------------
+
+    def _decode(self, first: int, last: int) -> Iterator[tuple[int, av.VideoFrame]]:
+        """Frames from the keyframe at or before ``first`` on, in display order.
+
+        A seek lands on the keyframe whose *decoding* timestamp precedes the target; with
+        B-frames that can be a keyframe displayed after ``first``. Then the seek is retried
+        earlier, and finally from the start of the file.
+        """
+        target = first
+        for attempt in range(_SEEK_ATTEMPTS):
+            frames = self._frames_after_seek(target, first, last)
+            # Frames up to the first I-frame (open-GOP leading B-frames come before it).
+            head = []
+            for item in frames:
+                head.append(item)
+                if picture_type(item[1]) == "I" or len(head) > MAX_REFERENCE_DISTANCE:
+                    break
+            if not head:
+                return
+            landing = head[-1][0]
+            if landing <= first or target == 0:
+                yield from head
+                yield from frames
+                return
+            target = 0 if attempt == _SEEK_ATTEMPTS - 2 else max(0, 2 * first - landing - 16)
+            self.history.clear()
+
+    def _frames_after_seek(
+        self, target: int, first: int, last: int
+    ) -> Iterator[tuple[int, av.VideoFrame]]:
+        container, stream, timing = self.container, self.stream, self.timing
+        context = stream.codec_context
+        gop_size, last_position = self.gop_size, self.last_position
+        count = None
+        try:
+            # A fresh container already sits at frame 0; anything else seeks.
+            if target > 0 or self.num_decoded > 0:
+                container.seek(timing.pts(target), backward=True, any_frame=False, stream=stream)
+                context.flush_buffers()
+            held: list[av.Packet] = []  # a segment tail, decoded only if something needs it
+            for packet in container.demux(stream):
+                if self.reordered:
+                    # Before the clip, frames nothing refers to (most B-frames) need not be
+                    # decoded: the decoder skips them, which cheapens a clip deep in a GOP.
+                    before = packet.pts is not None and timing.index(packet.pts) < first
+                    context.skip_frame = "NONREF" if before else "DEFAULT"
+                elif packet.pts is not None:
+                    index = timing.index(packet.pts)
+                    if index > last:
+                        return
+                    if index >= first and index % gop_size > last_position:
+                        held.append(packet)
+                        continue
+                    if held and packet.is_keyframe:
+                        held.clear()  # nothing from a keyframe on refers to them
+                if self.h264_length_size is not None and packet.pts is not None:
+                    self.references[packet.pts] = h264_is_reference(
+                        bytes(packet), self.h264_length_size
+                    )
+                for queued in (*held, packet):
+                    for frame in stream.decode(queued):
+                        self.num_decoded += 1
+                        if frame.pts is not None:
+                            count = timing.index(frame.pts)
+                        elif count is None:
+                            raise CorruptVideoError(
+                                self.path, "frames carry no timestamps", CORRUPT_HINT
+                            )
+                        else:
+                            count += 1
+                        yield count, frame
+                held.clear()
+        except av.FFmpegError as error:
+            where = f"after frame {count}" if count is not None else f"before frame {first}"
+            raise CorruptVideoError(
+                self.path, f"damaged stream: decoding failed {where} ({error})", CORRUPT_HINT
+            ) from None
