@@ -24,8 +24,11 @@ sample: setup
 demo: setup
 	$(BIN)/imrkit demo --data $(SAMPLE) --out runs/demo
 
+# The JupyterLab browser test needs the system chromium (.ci/run installs it); without it
+# pytest skips that test and its summary (-ra) says why.
 test: setup
 	$(BIN)/ruff check imrkit tests
+	@command -v chromium >/dev/null 2>&1 || echo "make test: no chromium on PATH, the JupyterLab browser test will be SKIPPED (apt-get install chromium)"
 	$(BIN)/python -m pytest -q
 
 lint: setup

@@ -6,7 +6,10 @@
 JSON of key numbers each notebook records (``<notebook>.json``) and a summary
 (``notebooks.json``). Notebooks chain through ``out_dir`` (03 writes the pretraining run
 that 04 and 05 pick up). A failing cell raises :class:`NotebookExecutionError` naming the
-notebook and the cell.
+notebook and the cell; so does a cell that runs past the per-cell timeout
+(:data:`DEFAULT_CELL_TIMEOUT`), so a hang becomes an error, never a stuck CI run. Each executed
+notebook is also written as standalone HTML (``html/<notebook>.html``) with an index page
+(``index.html``) linking them and showing the key numbers each recorded.
 
 Notebooks call :func:`notebook_context` in their first cells, which resolves their output
 folder and data (building a tiny sample dataset in smoke mode when ``data/sample`` is
@@ -31,6 +34,11 @@ from imrkit.errors import ConfigError, ImrkitError
 
 KERNEL_NAME = "python3"
 SUMMARY_FILE = "notebooks.json"
+INDEX_FILE = "index.html"
+HTML_DIR = "html"
+# Seconds one cell may run under `imrkit notebooks` (0 or None: no limit). Smoke cells take
+# seconds to a few minutes on 2 busy cores; a full-scale run passes its own (--cell-timeout).
+DEFAULT_CELL_TIMEOUT = 1800.0
 # Parameters every notebook declares; run_notebooks sets them.
 COMMON_PARAMETERS = ("OUT_DIR", "DATA_DIR", "SMOKE")
 # Full-scale values, one source of truth: `run_notebooks(smoke=False)` passes them and each
@@ -52,7 +60,7 @@ FULL_PARAMETERS: dict[str, dict[str, object]] = {
     },
     "04_finetuning_evaluation": {
         "EXPERIMENT_CONFIG": "experiment_sample",
-        "SEEDS": [0, 1, 2],
+        "SEEDS": [0, 1, 2, 3, 4],
         "OVERRIDES": {},
     },
     "05_retrieval": {"NUM_QUERIES": 8, "BATCH_SIZE": 32},
@@ -206,6 +214,28 @@ def notebook_context(
     return context
 
 
+def resume_or_start(run_dir: str | os.PathLike) -> tuple[dict[str, str], str]:
+    """How a notebook trains into ``run_dir`` every time it runs ("Run All" twice included).
+
+    Returns the config overrides and a sentence saying which: ``run.resume=latest`` when the
+    folder already holds checkpoints of a run (an interrupted run continues, a finished one
+    trains no further and its results are read again), else nothing (a fresh run).
+    """
+    from imrkit.train.checkpoints import CHECKPOINTS, list_checkpoints
+
+    run_dir = Path(run_dir)
+    folder = run_dir / CHECKPOINTS
+    if folder.is_dir() and any(folder.iterdir()):
+        found = list_checkpoints(run_dir)
+        last = f" from checkpoint `{found[-1].name}`" if found else ""
+        return (
+            {"run.resume": "latest"},
+            f"resuming the run in `{run_dir}`{last} (a finished run trains no further; "
+            "delete the folder for a fresh one)",
+        )
+    return {}, f"starting a fresh run in `{run_dir}`"
+
+
 # -------------------------------------------------------------------------- runner side
 
 
@@ -232,14 +262,27 @@ def select_notebooks(available: Sequence[Path], only: Sequence[str] | None) -> l
 
 
 def kernel_manager_class():
-    """A KernelManager class whose python kernels run on the interpreter running imrkit.
+    """An async KernelManager class whose python kernels run on the interpreter running imrkit.
 
     A user-level ``python3`` kernel spec may point at another Python (a system one without
     imrkit); the notebooks must run in the environment that runs this code (the venv).
-    """
-    from jupyter_client.manager import KernelManager
 
-    class ThisInterpreterKernelManager(KernelManager):
+    It is nbclient's own async manager, as the papermill CLI uses: a blocking manager would
+    block nbclient's event loop while it waits for output, so a hanging cell would never reach
+    the per-cell timeout (and it hid the widget hang of issue 12 that the CLI showed).
+    The kernel's sockets are encrypted with CurveZMQ when pyzmq supports it (the kernel spec
+    declares ``supported_encryption``), which also resolves ipykernel's "running over TCP
+    without encryption" warning rather than hiding it.
+    """
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ThisInterpreterKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            if zmq.has("curve") and "transport_encryption" not in kwargs:
+                kwargs["transport_encryption"] = "auto"
+            super().__init__(**kwargs)
+
         def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)
             if self.kernel_spec.language == "python" and any("ipykernel" in c for c in cmd):
@@ -247,6 +290,18 @@ def kernel_manager_class():
             return cmd
 
     return ThisInterpreterKernelManager
+
+
+def _running_cell_index(executed: Path) -> int | None:
+    """Index in the executed copy of the last cell papermill started (the one that was running
+    when the kernel died or the timeout struck; the cells after it never start)."""
+    import nbformat
+
+    if not executed.is_file():
+        return None
+    cells = nbformat.read(executed, as_version=4).cells
+    started = [i for i, c in enumerate(cells) if c.metadata.get("papermill", {}).get("start_time")]
+    return started[-1] if started else None
 
 
 def _source_cell_index(executed: Path, index: int) -> int:
@@ -315,8 +370,9 @@ def run_notebooks(
     parameters: Mapping[str, object] | None = None,
     data_dir: str | os.PathLike | None = None,
     directory: str | os.PathLike | None = None,
-    cell_timeout: float | None = None,
+    cell_timeout: float | None = DEFAULT_CELL_TIMEOUT,
     verbose: bool = False,
+    html: bool = True,
 ) -> list[Path]:
     """Execute the numbered notebooks in order with papermill.
 
@@ -329,8 +385,11 @@ def run_notebooks(
             (a name no selected notebook declares is an error: a typo would be ignored).
         data_dir: the dataset (default: see :func:`resolve_data_dir`).
         directory: where the notebooks are (default: the checkout's ``notebooks/``).
-        cell_timeout: seconds a cell may run (default: no limit).
+        cell_timeout: seconds a cell may run (:data:`DEFAULT_CELL_TIMEOUT`; 0 or None: no
+            limit). A cell past it raises :class:`NotebookExecutionError` naming the cell.
         verbose: print each notebook's name and time as it finishes.
+        html: also write ``html/<notebook>.html`` and ``index.html`` (see
+            :func:`write_html_report`).
 
     Returns:
         The executed copies, in order.
@@ -372,7 +431,7 @@ def run_notebooks(
                 language="python",
                 cwd=str(out),
                 progress_bar=False,
-                execution_timeout=cell_timeout,
+                execution_timeout=int(cell_timeout) if cell_timeout else None,
                 kernel_manager_class=kernel_manager_class(),
             )
         except PapermillExecutionError as error:
@@ -386,8 +445,19 @@ def run_notebooks(
                 error.exec_count,
             ) from None
         except (CellTimeoutError, DeadKernelError) as error:
+            index = _running_cell_index(executed)
+            source = ""
+            if index is not None:
+                import nbformat
+
+                source = nbformat.read(executed, as_version=4).cells[index].source
             raise NotebookExecutionError(
-                notebook, executed, None, type(error).__name__, str(error).strip().splitlines()[0]
+                notebook,
+                executed,
+                None if index is None else _source_cell_index(executed, index),
+                type(error).__name__,
+                str(error).strip().splitlines()[0],
+                source,
             ) from error
         seconds = time.perf_counter() - started
         figures = extract_figures(executed, out / "figures" / notebook.stem)
@@ -405,7 +475,68 @@ def run_notebooks(
     (out / SUMMARY_FILE).write_text(
         json.dumps({"smoke": smoke, "notebooks": summary}, indent=2) + "\n"
     )
+    if html:
+        write_html_report(out, summary)
     return executed_paths
+
+
+def key_numbers(record: Mapping, limit: int = 12) -> dict[str, object]:
+    """The scalar entries of a notebook's record (one level of dicts flattened), for the index.
+
+    Lists and long strings are left out: the index shows what fits on a line.
+    """
+    found: dict[str, object] = {}
+    for key, value in record.items():
+        items = value.items() if isinstance(value, Mapping) else [(None, value)]
+        for sub, item in items:
+            if isinstance(item, bool | int | float) or (isinstance(item, str) and len(item) < 60):
+                name = key if sub is None else f"{key}.{sub}"
+                found[name] = round(item, 4) if isinstance(item, float) else item
+    return dict(list(found.items())[:limit])
+
+
+def write_html_report(out: Path, summary: Sequence[Mapping]) -> Path:
+    """Write each executed notebook as standalone HTML and an index page linking them.
+
+    ``out/html/<notebook>.html`` (nbconvert's HTML exporter, figures embedded) and
+    ``out/index.html``: one row per notebook of ``summary`` (the entries ``run_notebooks``
+    writes to ``notebooks.json``) with its time, figures and :func:`key_numbers` of its record.
+    """
+    import html as html_text
+
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter()
+    (out / HTML_DIR).mkdir(exist_ok=True)
+    rows = []
+    for entry in summary:
+        executed = Path(entry["executed"])
+        body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+        page = out / HTML_DIR / f"{executed.stem}.html"
+        page.write_text(body, encoding="utf-8")
+        record_path = out / f"{executed.stem}.json"
+        record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+        numbers = "<br>".join(
+            f"{html_text.escape(k)}: {html_text.escape(str(v))}"
+            for k, v in key_numbers(record).items()
+        )
+        rows.append(
+            f'<tr><td><a href="{HTML_DIR}/{page.name}">{html_text.escape(executed.stem)}</a></td>'
+            f"<td>{entry['seconds']}</td><td>{entry['figures']}</td><td>{numbers}</td></tr>"
+        )
+    index = out / INDEX_FILE
+    index.write_text(
+        "<!doctype html>\n<html><head><meta charset='utf-8'><title>imrkit notebooks</title>"
+        "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px 8px;"
+        "vertical-align:top}table{border-collapse:collapse}</style></head><body>\n"
+        f"<h1>imrkit notebooks</h1><p>Executed into {html_text.escape(str(out))}.</p>\n"
+        "<table><tr><th>notebook</th><th>seconds</th><th>figures</th><th>key numbers</th></tr>\n"
+        + "\n".join(rows)
+        + "\n</table></body></html>\n",
+        encoding="utf-8",
+    )
+    return index
 
 
 # ---------------------------------------------------------------------------------- CLI
@@ -471,5 +602,10 @@ def register(subparsers) -> None:
         metavar="NAME=VALUE",
         help="override a notebook parameter",
     )
-    parser.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell")
+    parser.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=DEFAULT_CELL_TIMEOUT,
+        help=f"seconds a cell may run (default {DEFAULT_CELL_TIMEOUT:.0f}; 0: no limit)",
+    )
     parser.set_defaults(func=_command)

@@ -1,9 +1,17 @@
 """Interactive browsers for notebooks (ipywidgets); notebook 01 uses :class:`PMSPBrowser`.
 
 A browser is a small class: ``_create_ui`` builds the controls, every control calls
-``update`` when its value changes, and ``update`` recomputes and redraws the figure into an
+``update`` when its value changes, and ``update`` recomputes the figure and puts it into an
 ``Output`` widget. Tests drive it without a browser by setting control values (which calls
 ``update`` through the observers) and reading ``browser.figure``.
+
+The figure goes into the ``Output`` widget by setting the widget's ``outputs`` state, never by
+capturing ``display()`` inside ``with output:``. Capturing makes a headless client (nbclient,
+so papermill and ``imrkit notebooks``) mimic the widget and send comm messages to the kernel
+on the shell channel while it awaits the cell's ``execute_reply`` on that same socket; with
+pyzmq's edge-triggered asyncio sockets that wait can miss the reply and never wake, which hung
+``papermill 01_pmsp_labels.ipynb`` at the browser cell (issue 12, BENCHMARKS.md "notebooks
+soak"). Setting ``outputs`` is one state update the client only records.
 """
 
 from __future__ import annotations
@@ -17,9 +25,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from imrkit.errors import ImrkitError
-from imrkit.viz.pretext import PMSP_SPATIAL_SCALES, PMSP_TEMPORAL_SCALES, pyramid_boxes
-
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".m4v")
+from imrkit.pretext.labels import SPATIAL_SCALES as PMSP_SPATIAL_SCALES
+from imrkit.pretext.labels import TEMPORAL_SCALES as PMSP_TEMPORAL_SCALES
+from imrkit.viz.pretext import pyramid_boxes
 
 # (path, start_gop, num_gops) -> an object with .iframes (T x H x W x 3) and .motion
 # (5T x H x W x 2), i.e. a CompressedClip.
@@ -39,20 +47,17 @@ def _count_gops(path: Path) -> int:
 
 
 def _pmsp_labels(motion: np.ndarray, num_gops: int) -> Mapping:
-    from imrkit.pretext.pmsp import pmsp_labels
+    from imrkit.pretext.labels import pmsp_labels
 
     return pmsp_labels(motion, num_gops)
 
 
-def find_videos(root: str | os.PathLike) -> list[Path]:
-    """Every video file under ``root``, sorted (a UCF-101-layout folder or any tree)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise ImrkitError(f"{root}: not a folder of videos")
-    videos = sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
-    if not videos:
-        raise ImrkitError(f"{root}: no videos ({', '.join(VIDEO_SUFFIXES)}) found")
-    return videos
+def _display_output(value) -> dict:
+    """``value`` as one ``display_data`` output of the notebook format (PNG for a figure)."""
+    from IPython import get_ipython
+
+    data, metadata = get_ipython().display_formatter.format(value)
+    return {"output_type": "display_data", "data": data, "metadata": metadata}
 
 
 def _in_kernel() -> bool:
@@ -78,9 +83,10 @@ class PMSPBrowser:
             :func:`imrkit.codec.reader.read_clip`.
         count_gops: ``path -> number of GOPs``; default from :func:`imrkit.codec.reader.probe`.
         compute_labels: ``(motion, num_gops) -> {(s, t): labels}``; default
-            :func:`imrkit.pretext.pmsp.pmsp_labels`.
+            :func:`imrkit.pretext.labels.pmsp_labels`.
 
     Example:
+        >>> from imrkit.data.files import find_videos
         >>> browser = PMSPBrowser(find_videos("data/sample"))  # doctest: +SKIP
         >>> browser.show()  # doctest: +SKIP
     """
@@ -181,11 +187,7 @@ class PMSPBrowser:
         self.status.value = f"<b>{path.name}</b> whole-clip (t = 1) labels: {t1 or 'none'}"
         self.redraws += 1
         if _in_kernel():  # outside a kernel (tests, scripts) there is nothing to draw into
-            from IPython.display import clear_output, display
-
-            with self.output:
-                clear_output(wait=True)
-                display(self.figure)
+            self.output.outputs = (_display_output(self.figure),)
         return self.figure
 
     def show(self) -> None:

@@ -10,9 +10,10 @@ import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 
+from imrkit.data.files import VIDEO_EXTENSIONS, find_videos
 from imrkit.errors import ImrkitError
 from imrkit.viz import PMSP_SCALE_COLORS
-from imrkit.widgets import PMSPBrowser, find_videos
+from imrkit.widgets import PMSPBrowser
 
 H, W, T = 32, 48, 5
 GOPS = {"a.avi": 8, "b.avi": 6, "short.avi": 3}
@@ -123,6 +124,22 @@ def test_find_videos_lists_a_dataset_tree(tmp_path):
         find_videos(tmp_path / "empty")
     with pytest.raises(ImrkitError, match="not a folder"):
         find_videos(tmp_path / "missing")
+
+
+def test_one_extension_list_for_prepare_splits_and_find_videos(tmp_path):
+    """The three copies disagreed: find_videos missed .mov/.webm/.mpg/... files that prepare
+    converts and the split readers accept."""
+    from imrkit.data import prepare, splits
+
+    assert prepare.VIDEO_EXTENSIONS is splits.VIDEO_EXTENSIONS is VIDEO_EXTENSIONS
+    assert VIDEO_EXTENSIONS[:2] == (".avi", ".mp4")  # split lookup tries .avi, then .mp4
+    for extension in (".mov", ".webm", ".mpg", ".flv", ".wmv", ".3gp", ".ogv", ".MKV"):
+        (tmp_path / f"v{extension}").write_bytes(b"")
+    (tmp_path / "v.part").write_bytes(b"")
+    (tmp_path / "folder.avi").mkdir()  # a folder named like a video is not one
+    assert sorted(p.name for p in find_videos(tmp_path)) == sorted(
+        f"v{e}" for e in (".mov", ".webm", ".mpg", ".flv", ".wmv", ".3gp", ".ogv", ".MKV")
+    )
 
 
 def test_browser_reads_real_videos(sample_dataset):

@@ -25,25 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imrkit.codec.transcode import OUTPUT_EXTENSIONS, TranscodeConfig, transcode
+from imrkit.data.files import VIDEO_EXTENSIONS
 from imrkit.data.processes import fresh_process_context
 from imrkit.errors import ConfigError, ImrkitError, VideoError
 
-VIDEO_EXTENSIONS = frozenset(
-    {
-        ".avi",
-        ".mp4",
-        ".mkv",
-        ".webm",
-        ".mov",
-        ".m4v",
-        ".flv",
-        ".mpg",
-        ".mpeg",
-        ".wmv",
-        ".3gp",
-        ".ogv",
-    }
-)
 # Split lists, class indices and annotation tables travel with the videos.
 SIDE_FILE_EXTENSIONS = frozenset({".txt", ".csv", ".json", ".tsv"})
 FAILURES_FILE = "prepare_failures.txt"

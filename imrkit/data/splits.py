@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from imrkit.data.files import VIDEO_EXTENSIONS
 from imrkit.errors import ImrkitError
 
-VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
 FORMATS = ("auto", "ucf101", "hmdb51", "kinetics", "folder", "unlabeled")
 SUBSETS = ("train", "test", "all")
 UNLABELED = -1
