@@ -75,6 +75,8 @@ def _make_sample(args: argparse.Namespace) -> int:
     overrides = {
         "num_classes": args.classes,
         "videos_per_class": args.videos_per_class,
+        "unlabeled_videos": args.unlabeled_videos,
+        "test_fraction": args.test_fraction,
         "num_gops": args.num_gops,
         "seed": args.seed,
         "workers": args.workers,
@@ -88,10 +90,13 @@ def _make_sample(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     root = make_sample(args.dst, config, progress=not args.quiet)
     seconds = time.perf_counter() - start
+    num_test = config.num_classes * config.num_test_per_class
+    num_train = config.num_classes * config.videos_per_class - num_test
     print(
         f"sample dataset: {config.num_classes} classes x {config.videos_per_class} videos "
-        f"({config.num_gops} GOPs, {config.width}x{config.height}) in {root} "
-        f"[{seconds:.1f} s]"
+        f"({num_train} train, {num_test} test) + {config.num_unlabeled} unlabeled in "
+        f"{root / 'unlabeled'} ({config.num_gops} GOPs, {config.width}x{config.height}) "
+        f"in {root} [{seconds:.1f} s]"
     )
     return 0
 
@@ -125,19 +130,32 @@ def register(subparsers) -> None:
     sample = subparsers.add_parser(
         "make-sample",
         help="generate the embedded sample dataset (UCF-101 layout)",
-        description="Generate a small procedural action dataset (motion classes of textured "
-        "objects), deterministic from --seed, laid out like UCF-101.",
+        description="Generate a procedural human-action dataset (a stick-figure actor over a "
+        "panning background; 10 classes told apart only by motion), deterministic from "
+        "--seed: labelled splits laid out like UCF-101, plus an unlabeled pretraining pool "
+        "in DST/unlabeled (read it with format 'unlabeled').",
     )
     sample.add_argument("dst", help="output folder")
     sample.add_argument("--classes", type=int, default=None, help="number of classes (2..10)")
-    sample.add_argument("--videos-per-class", type=int, default=None)
+    sample.add_argument(
+        "--videos-per-class", type=int, default=None, help="labelled videos per class (50)"
+    )
+    sample.add_argument(
+        "--test-fraction", type=float, default=None, help="share of them in the test list (0.4)"
+    )
+    sample.add_argument(
+        "--unlabeled-videos",
+        type=int,
+        default=None,
+        help="videos of the unlabeled pool (default: twice the labelled ones; 0: none)",
+    )
     sample.add_argument("--num-gops", type=int, default=None, help="12-frame GOPs per video")
     sample.add_argument(
         "--size",
         type=_size,
         default=None,
         metavar="WxH",
-        help="frame size, multiples of 32 (default 160x128)",
+        help="frame size, multiples of 32 (default 64x64)",
     )
     sample.add_argument("--seed", type=int, default=None)
     sample.add_argument("--workers", type=int, default=None, help="processes (0: all CPUs)")

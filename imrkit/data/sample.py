@@ -1,26 +1,68 @@
-"""The embedded sample dataset: a small, procedurally generated action dataset.
+"""The embedded sample dataset: a procedurally generated *human action* dataset.
 
-``make_sample(dst)`` writes a labelled video dataset in UCF-101's layout so that every
-command of the kit (pretraining, finetuning, retrieval, the notebooks) runs without a
-download::
+``make_sample(dst)`` writes a labelled video dataset in UCF-101's layout, plus a larger
+unlabeled pool for pretraining (as Kinetics is to UCF-101), so that every command of the kit
+(pretraining, finetuning, retrieval, the notebooks) runs without a download::
 
-    dst/classInd.txt                          "1 MoveRight" ...
-    dst/trainlist01.txt                       "MoveRight/v_MoveRight_g02_c01.avi 1" ...
-    dst/testlist01.txt                        "MoveRight/v_MoveRight_g01_c01.avi" ...
-    dst/MoveRight/v_MoveRight_g01_c01.avi     MPEG-4 Part 2, 12-frame GOPs (SPEC section 1)
+    dst/classInd.txt                              "1 WaveOneArm" ...
+    dst/trainlist01.txt                           "WaveOneArm/v_WaveOneArm_g21_c01.avi 1" ...
+    dst/testlist01.txt                            "WaveOneArm/v_WaveOneArm_g01_c01.avi" ...
+    dst/WaveOneArm/v_WaveOneArm_g01_c01.avi       MPEG-4 Part 2, 12-frame GOPs (SPEC section 1)
+    dst/unlabeled/v_unlabeled_00000.avi ...       the pretraining pool (no labels)
+    dst/sample.json                               the SampleConfig (written last)
 
-Each class is a kind of *motion* (move right, rotate clockwise, zoom in, ...) of a textured
-object over a textured, sometimes panning background, with a small distractor object
-wandering at random. Everything a single frame shows (object shape, colours, texture, size,
-position, background) is drawn from one distribution shared by all classes, so a class can
-only be told from how things move: the signal IMRNet's motion stream and the PMSP pretext
-task are about. Objects leave one edge and come back at the opposite one (the frame is a
-torus), which lets start positions be uniform whatever the direction of motion.
+Read the labelled splits with ``DatasetConfig(root=dst)`` (format "ucf101", detected from
+``classInd.txt``) and the pool with ``DatasetConfig(root=dst / "unlabeled",
+format="unlabeled")``: every video under that folder, label -1.
 
-Generation is deterministic: a video's random stream is seeded by
-``(seed, class index, video index)`` only, so the same seed gives byte-identical frames
-whatever the number of workers. Clips are grouped (``gGG``) like UCF-101's groups; clips of
-a group share their background and groups never straddle the train/test split.
+**The actor.** Every video shows a stick figure (torso, head, two arms of two segments, two
+legs of two segments) seen from the front, drawn with anti-aliased OpenCV primitives at
+sub-pixel precision. The ten classes differ the way human actions do, by *where* the body
+moves and *how*:
+
+==============  ==========================  =======================================
+class           where                       how
+==============  ==========================  =======================================
+WaveOneArm      one arm (either side)       periodic, 8-12 frames per wave
+WaveBothArms    both arms, overhead         periodic, 8-12 frames
+Clap            both forearms, to the chest periodic, fast (6-10 frames)
+JumpingJacks    arms and legs together      periodic, 12-18 frames
+Squat           whole body, vertical        periodic, slow (16-24 frames)
+WalkInPlace     legs alternate              periodic, slow, low knees (13-18 frames)
+RunInPlace      legs alternate, arms pump   periodic, fast, high knees (7-10 frames)
+Jump            whole body, vertical        one-off, at a random time
+Kick            one leg (either side)       one-off, at a random time
+Spin            whole body turns            periodic (14-22 frames per turn)
+==============  ==========================  =======================================
+
+Tempos are about twice a real person's at 30 fps: at 64 px a hand must move a pixel or more
+per frame to show in half-pel 8x8 motion vectors. Hands and feet are drawn as discs and the
+limbs carry stripes, so block matching can follow them.
+
+Limbs the class does not move hold a pose drawn from one distribution shared by every class
+(an arm may hang, stick out or point up in any class), so a single frame does not tell the
+class. Rhythms are not stationary: the tempo and amplitude of periodic actions drift within
+a clip and one-off events happen at a random time inside every 5-GOP window of the video, so
+the P-frames of one GOP belong with that GOP's I-frame (what CTP has to learn). The camera
+pans over the textured background at a speed and direction that change within the clip,
+shakes slightly, and one to three distractor objects wander around.
+
+**Flip invariance.** Every class is mirror-symmetric: one-sided actions (WaveOneArm, Kick)
+pick their side at random with probability 1/2, and nothing else is left/right or
+clockwise-specific, so the default random horizontal flip (``imrkit.transforms``) maps a
+clip of a class to another valid clip of the same class.
+
+**Appearance.** Colours (clothes, skin, background, distractors), textures, the actor's size
+and position and the background are drawn from one distribution shared by all classes.
+
+**Splits.** Labelled clips come in groups ``gGG`` that share a background and actor, like
+UCF-101's; a group is entirely in the training or the test list. Test groups hold
+``test_clips_per_group`` clips (1 by default: every test clip has its own background and
+actor, so test clips are independent samples). The unlabeled pool draws classes uniformly
+at random, each video with its own background.
+
+Generation is deterministic: a video's random stream is seeded by ``(seed, kind, class,
+video)`` only, so the same seed gives byte-identical files whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -39,19 +81,29 @@ from imrkit.codec.encode import EncodeConfig, encode_frames
 from imrkit.errors import ConfigError
 
 CLASS_NAMES = (
-    "MoveRight",
-    "MoveLeft",
-    "MoveUp",
-    "MoveDown",
-    "RotateClockwise",
-    "RotateCounterclockwise",
-    "ZoomIn",
-    "ZoomOut",
-    "OscillateHorizontal",
-    "OscillateVertical",
+    "WaveOneArm",
+    "WaveBothArms",
+    "Clap",
+    "JumpingJacks",
+    "Squat",
+    "WalkInPlace",
+    "RunInPlace",
+    "Jump",
+    "Kick",
+    "Spin",
 )
+ONE_OFF_CLASSES = ("Jump", "Kick")
+"""Classes whose action happens once, at a random time; the others are periodic."""
 
 SAMPLE_INFO = "sample.json"
+UNLABELED_FOLDER = "unlabeled"
+CLIP_GOPS = 5  # the clip length (SPEC section 1) one-off events must fall into
+
+
+def _sample_encode_config() -> EncodeConfig:
+    # 8x8 motion blocks (+mv4): at 64 px a 16x16 macroblock grid would be only 4x4, too
+    # coarse to tell an arm from a leg. Still MPEG-4 Part 2, GOP 12, no B-frames.
+    return EncodeConfig(four_mv=True)
 
 
 @dataclass(frozen=True)
@@ -60,32 +112,38 @@ class SampleConfig:
 
     Attributes:
         num_classes: how many of :data:`CLASS_NAMES` to use (the first ones), 2..10.
-        videos_per_class: clips per class.
-        clips_per_group: clips per group ``gGG`` (UCF-101 has 4-7); lowered when a class has
-            too few clips for two groups, so that both splits always get some.
-        test_fraction: share of each class's groups held out for testlist01.txt.
-        num_gops: 12-frame GOPs per video (7 GOPs = 84 frames: a 5-GOP clip has 3 starts).
+        videos_per_class: labelled clips per class (train and test together).
+        test_fraction: share of each class's clips held out for testlist01.txt (at least one
+            clip, and at least one left for training).
+        clips_per_group: clips per training group ``gGG`` (UCF-101 has 4-7); they share a
+            background and actor.
+        test_clips_per_group: clips per test group; 1 makes every test clip independent.
+        unlabeled_videos: clips of the unlabeled pretraining pool under ``dst/unlabeled``;
+            None: twice the labelled clips (1,000 for the defaults); 0: no pool.
+        num_gops: 12-frame GOPs per video (6 GOPs = 72 frames: a 5-GOP clip has 2 starts).
         width: frame width, a multiple of 32 so crops feed the model's 32x downsampling.
         height: frame height, a multiple of 32.
         fps: frame rate.
         seed: base random seed; same seed, same dataset.
         workers: processes encoding in parallel; 0 uses every CPU.
         extension: ``.avi`` (UCF-101's) or ``.mp4``.
-        encode: codec settings (MPEG-4 Part 2, GOP 12, no B-frames).
+        encode: codec settings (MPEG-4 Part 2, GOP 12, no B-frames; 8x8 motion blocks).
     """
 
     num_classes: int = len(CLASS_NAMES)
-    videos_per_class: int = 12
+    videos_per_class: int = 50
+    test_fraction: float = 0.4
     clips_per_group: int = 3
-    test_fraction: float = 0.25
-    num_gops: int = 7
-    width: int = 160
-    height: int = 128
+    test_clips_per_group: int = 1
+    unlabeled_videos: int | None = None
+    num_gops: int = 6
+    width: int = 64
+    height: int = 64
     fps: int = 30
     seed: int = 0
     workers: int = 0
     extension: str = ".avi"
-    encode: EncodeConfig = field(default_factory=EncodeConfig)
+    encode: EncodeConfig = field(default_factory=_sample_encode_config)
 
     def __post_init__(self):
         if not 2 <= self.num_classes <= len(CLASS_NAMES):
@@ -99,12 +157,29 @@ class SampleConfig:
                 f"sample width/height must be positive multiples of 32, "
                 f"got {self.width}x{self.height}"
             )
-        if self.num_gops < 1 or self.clips_per_group < 1 or self.workers < 0:
-            raise ConfigError("sample.num_gops and clips_per_group must be >= 1, workers >= 0")
+        if (
+            self.num_gops < 1
+            or self.clips_per_group < 1
+            or self.test_clips_per_group < 1
+            or self.workers < 0
+        ):
+            raise ConfigError(
+                "sample.num_gops, clips_per_group and test_clips_per_group must be >= 1, "
+                "workers >= 0"
+            )
         if not 0.0 < self.test_fraction < 1.0:
             raise ConfigError(f"sample.test_fraction must be in (0, 1), got {self.test_fraction}")
         if self.extension not in (".avi", ".mp4"):
             raise ConfigError(f"sample.extension must be .avi or .mp4, got {self.extension!r}")
+        if self.unlabeled_videos is not None and not 0 <= self.unlabeled_videos <= 99_999:
+            raise ConfigError(
+                f"sample.unlabeled_videos must be in 0..99999 or None, got {self.unlabeled_videos}"
+            )
+        if group_of(self, self.videos_per_class - 1) >= 99:
+            raise ConfigError(
+                "sample: more than 99 groups per class (gGG has two digits); raise "
+                "clips_per_group / test_clips_per_group or lower videos_per_class"
+            )
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -113,6 +188,19 @@ class SampleConfig:
     @property
     def num_frames(self) -> int:
         return self.num_gops * self.encode.gop_size
+
+    @property
+    def num_test_per_class(self) -> int:
+        """Labelled clips of each class in the test list."""
+        wanted = max(1, round(self.test_fraction * self.videos_per_class))
+        return min(wanted, self.videos_per_class - 1)
+
+    @property
+    def num_unlabeled(self) -> int:
+        """Clips of the unlabeled pool."""
+        if self.unlabeled_videos is None:
+            return 2 * self.num_classes * self.videos_per_class
+        return self.unlabeled_videos
 
 
 # --------------------------------------------------------------------------- textures
@@ -124,13 +212,13 @@ def random_texture(
     width: int,
     contrast: float = 1.0,
     min_distance: float = 0.0,
+    grain: float = 18.0,
 ) -> np.ndarray:
     """A random colour texture (H x W x 3 float32 in [0, 255]): blobs, stripes or checks.
 
     Every kind carries fine grain too, so the encoder's block matching finds the motion.
     ``contrast`` < 1 pulls the second colour towards the first (quieter backgrounds);
-    ``min_distance`` redraws colour pairs closer than that (RGB distance), so an object never
-    comes out flat, which would hide its rotation from the motion vectors.
+    ``min_distance`` redraws colour pairs closer than that (RGB distance).
     """
     colours = rng.uniform(0, 255, size=(2, 3)).astype(np.float32)
     while np.linalg.norm(colours[1] - colours[0]) < min_distance:
@@ -153,21 +241,230 @@ def random_texture(
             weight = ((np.floor(u / period) + np.floor(v / period)) % 2)[..., None]
     weight = np.clip(weight, 0, 1)
     texture = colours[0] * (1 - weight) + colours[1] * weight
-    grain = rng.normal(0, 18, size=(height, width, 1)).astype(np.float32)
+    grain = rng.normal(0, grain, size=(height, width, 1)).astype(np.float32)
     return np.clip(texture + grain, 0, 255).astype(np.float32)
 
 
-def random_sprite(rng: np.random.Generator, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """A textured object: (texture S x S x 3, soft mask S x S), centred, of the given radius."""
-    size = int(math.ceil(2 * radius)) + 4
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) - (size - 1) / 2
-    aspect = rng.uniform(0.6, 1.0)
-    if rng.random() < 0.5:  # ellipse
-        inside = (xs / radius) ** 2 + (ys / (radius * aspect)) ** 2 <= 1
-    else:  # rectangle
-        inside = (np.abs(xs) <= radius * 0.9) & (np.abs(ys) <= radius * 0.9 * aspect)
-    mask = cv2.GaussianBlur(inside.astype(np.float32), (3, 3), 0)
-    return random_texture(rng, size, size, min_distance=120.0), mask
+# --------------------------------------------------------------------------- time courses
+
+
+def _smooth_noise(rng: np.random.Generator, num_frames: int, periods=(24.0, 90.0)) -> np.ndarray:
+    """A smooth zero-mean random curve of roughly unit amplitude (three random sinusoids)."""
+    t = np.arange(num_frames, dtype=np.float64)
+    curve = np.zeros(num_frames)
+    for _ in range(3):
+        period = rng.uniform(*periods)
+        curve += rng.uniform(0.5, 1.0) * np.sin(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi))
+    return curve / 1.5
+
+
+def _rhythm(rng: np.random.Generator, num_frames: int, period: float) -> np.ndarray:
+    """The phase (radians) of a periodic action whose tempo drifts by up to ~25% in a clip."""
+    tempo = (1.0 + 0.25 * np.clip(_smooth_noise(rng, num_frames), -1, 1)) / period
+    return 2 * np.pi * np.cumsum(tempo) + rng.uniform(0, 2 * np.pi)
+
+
+def _envelope(rng: np.random.Generator, num_frames: int) -> np.ndarray:
+    """An amplitude factor in [0.5, 1] that changes within a clip (a GOP or two)."""
+    return 0.75 + 0.25 * np.clip(_smooth_noise(rng, num_frames, (16, 48)), -1, 1)
+
+
+def event_window(num_frames: int, duration: int, gop_size: int = 12) -> tuple[int, int]:
+    """Frames ``[lo, hi)`` where a one-off event of ``duration`` frames may start and end.
+
+    The event lies inside every 5-GOP clip of the video (its overlap), so whichever clip
+    the loader takes sees it; videos too short for that use the whole video.
+    """
+    clip = CLIP_GOPS * gop_size
+    lo, hi = max(0, num_frames - clip), min(num_frames, clip)
+    if hi - lo < duration + 2:
+        lo, hi = 0, num_frames
+    return lo, hi
+
+
+# --------------------------------------------------------------------------- the actor
+
+# Body proportions, in units of the actor's height (head top to feet).
+TORSO, HEAD_RADIUS, SHOULDER, HIP = 0.30, 0.075, 0.10, 0.06
+UPPER_ARM, FOREARM, THIGH, SHIN = 0.17, 0.15, 0.24, 0.23
+LIMB_BANDS = 3  # alternating stripes along each limb segment
+SIDES = (-1.0, 1.0)  # the actor's two sides, as signs of x (which is "left" never matters)
+
+
+@dataclass
+class Pose:
+    """Joint angles over time (arrays of ``num_frames``; pairs are indexed by side 0/1).
+
+    Angles are in degrees and measured *outwards* from hanging straight down on each side,
+    so that the same numbers on both sides give a mirror-symmetric pose.
+
+    Attributes:
+        arm: shoulder angle (0 down, 90 straight out, 180 straight up).
+        forearm: forearm direction, same convention (< 0 points across the body).
+        leg: hip abduction (0 straight down).
+        lift: knee lift, 0..1 (foreshortens the thigh: a knee raised towards the camera).
+        bend: knee bend (knees out, feet under the hips, as in a squat).
+        flight: height of the feet above the ground, in actor heights.
+        turn: horizontal scale of the figure (cos of its turn angle; 1 faces the camera).
+    """
+
+    arm: np.ndarray
+    forearm: np.ndarray
+    leg: np.ndarray
+    lift: np.ndarray
+    bend: np.ndarray
+    flight: np.ndarray
+    turn: np.ndarray
+
+
+def _rest_arm(rng: np.random.Generator, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """An arm the action does not use: a pose shared by all classes, swaying slightly."""
+    arm = rng.uniform(5, 40) if rng.random() < 0.6 else rng.uniform(40, 170)
+    forearm = arm + rng.uniform(-20, 50)
+    sway = 4.0 * _smooth_noise(rng, num_frames)
+    return arm + sway, forearm + sway
+
+
+def action_pose(class_name: str, rng: np.random.Generator, num_frames: int) -> Pose:
+    """The joint angles of one performance of ``class_name``: the class's definition.
+
+    Everything one-sided (the waving arm, the kicking leg) picks its side at random with
+    probability 1/2, so every class is mirror-symmetric (a flipped clip stays in its class).
+    """
+    n = num_frames
+    t = np.arange(n, dtype=np.float64)
+    arms = [list(_rest_arm(rng, n)) for _ in SIDES]
+    leg = [np.full(n, rng.uniform(2, 12)) + 1.5 * _smooth_noise(rng, n) for _ in SIDES]
+    lift = [np.zeros(n), np.zeros(n)]
+    bend = [np.zeros(n), np.zeros(n)]
+    flight = np.zeros(n)
+    turn = np.ones(n)
+    envelope = _envelope(rng, n)
+
+    def wave(side: int, phase: np.ndarray) -> None:
+        # A big wave: the forearm swings and the whole arm with it, a little behind.
+        centre = rng.uniform(115, 155) + 5 * _smooth_noise(rng, n)
+        arm = centre + rng.uniform(15, 25) * envelope * np.sin(phase - 0.5)
+        swing = rng.uniform(45, 60) * envelope * np.sin(phase)
+        arms[side] = [arm, centre + rng.uniform(-5, 15) + swing]
+
+    if class_name == "WaveOneArm":
+        wave(int(rng.integers(2)), _rhythm(rng, n, rng.uniform(8, 12)))
+    elif class_name == "WaveBothArms":
+        phase = _rhythm(rng, n, rng.uniform(8, 12))
+        wave(0, phase)
+        wave(1, phase)
+    elif class_name == "Clap":
+        phase = _rhythm(rng, n, rng.uniform(6, 10))
+        closed = 0.5 - 0.5 * np.cos(phase)  # 1: hands together in front of the chest
+        for side in range(2):
+            arm = rng.uniform(25, 45) + 3 * _smooth_noise(rng, n)
+            open_angle = rng.uniform(-10, 20)
+            arms[side] = [arm, open_angle + (rng.uniform(-100, -90) - open_angle) * closed]
+    elif class_name == "JumpingJacks":
+        phase = _rhythm(rng, n, rng.uniform(12, 18))
+        spread = (0.5 - 0.5 * np.cos(phase)) * envelope
+        for side in range(2):
+            arms[side] = [15 + 150 * spread, 25 + 160 * spread]
+            leg[side] = 4 + 24 * spread
+        flight = 0.04 * np.abs(np.sin(phase))
+    elif class_name == "Squat":
+        phase = _rhythm(rng, n, rng.uniform(16, 24))
+        depth = rng.uniform(0.7, 1.0) * envelope * (0.5 - 0.5 * np.cos(phase))
+        bend = [55 * depth, 55 * depth]
+    elif class_name in ("WalkInPlace", "RunInPlace"):
+        running = class_name == "RunInPlace"
+        phase = _rhythm(rng, n, rng.uniform(7, 10) if running else rng.uniform(13, 18))
+        height = (rng.uniform(0.8, 1.0) if running else rng.uniform(0.5, 0.7)) * envelope
+        lift = [height * np.maximum(0, np.sin(phase)), height * np.maximum(0, -np.sin(phase))]
+        for side, sign in enumerate((1, -1)):
+            if running:  # elbows bent, fists pumping up and down in counter-phase to legs
+                arm = rng.uniform(20, 35) - 12 * sign * np.sin(phase)
+                arms[side] = [arm, arm + rng.uniform(110, 140)]
+            else:
+                arm = rng.uniform(5, 15) - 6 * sign * np.sin(phase)
+                arms[side] = [arm, arm + rng.uniform(0, 15)]
+        if running:
+            flight = 0.03 * np.abs(np.sin(phase))
+    elif class_name == "Jump":
+        crouch, air = int(rng.integers(3, 5)), int(rng.integers(7, 11))
+        lo, hi = event_window(n, 2 * crouch + air)
+        start = rng.uniform(lo, hi - (2 * crouch + air))
+        tau = t - start
+        down = np.clip(tau / crouch, 0, 1) * (tau < crouch)
+        landing = np.clip(1 - (tau - crouch - air) / crouch, 0, 1) * (tau >= crouch + air)
+        bend = [40 * (down + landing)] * 2
+        airborne = (tau >= crouch) & (tau < crouch + air)
+        u = (tau - crouch) / air
+        flight = np.where(airborne, rng.uniform(0.25, 0.35) * 4 * u * (1 - u), 0.0)
+    elif class_name == "Kick":
+        side, duration = int(rng.integers(2)), int(rng.integers(6, 10))
+        lo, hi = event_window(n, duration)
+        u = np.clip((t - rng.uniform(lo, hi - duration)) / duration, 0, 1)
+        leg[side] = leg[side] + rng.uniform(60, 80) * np.sin(np.pi * u) ** 2
+        bend[side] = 15 * np.sin(np.pi * u)
+    elif class_name == "Spin":
+        turn = np.cos(_rhythm(rng, n, rng.uniform(14, 22)))
+    else:
+        raise ConfigError(f"unknown sample class {class_name!r}")
+    return Pose(
+        arm=np.stack([np.broadcast_to(a[0], n) for a in arms]),
+        forearm=np.stack([np.broadcast_to(a[1], n) for a in arms]),
+        leg=np.stack([np.broadcast_to(x, n) for x in leg]),
+        lift=np.stack([np.broadcast_to(x, n) for x in lift]),
+        bend=np.stack([np.broadcast_to(x, n) for x in bend]),
+        flight=np.broadcast_to(flight, n).copy(),
+        turn=turn,
+    )
+
+
+JOINTS = ("neck", "head", "shoulder", "elbow", "hand", "hip", "knee", "foot")
+"""Joints of :func:`skeleton`; the paired ones have a leading axis of length 2 (sides)."""
+
+
+def skeleton(pose: Pose) -> dict[str, np.ndarray]:
+    """Joint positions (x, y) in actor heights, hips at x = 0, feet on the ground y = 0.
+
+    Returns {joint: (T, 2)} for neck and head, {joint: (2, T, 2)} for the paired joints.
+    """
+    side = np.array(SIDES)[:, None]
+    rad = np.radians
+
+    def limb(start, length, angle, foreshorten=1.0):
+        return np.stack(
+            [
+                start[..., 0] + length * side * np.sin(angle),
+                start[..., 1] + length * np.cos(angle) * foreshorten,
+            ],
+            axis=-1,
+        )
+
+    n = pose.turn.shape[0]
+    zeros = np.zeros((2, n))
+    shoulder = np.stack([side * SHOULDER + zeros, -TORSO + zeros], axis=-1)
+    hip = np.stack([side * HIP + zeros, zeros], axis=-1)
+    elbow = limb(shoulder, UPPER_ARM, rad(pose.arm))
+    hand = limb(elbow, FOREARM, rad(pose.forearm))
+    knee = limb(hip, THIGH, rad(pose.leg + pose.bend), 1 - 0.75 * pose.lift)
+    foot = limb(knee, SHIN, rad(pose.leg - pose.bend))
+    joints = {
+        "neck": np.stack([np.zeros(n), np.full(n, -TORSO)], axis=-1),
+        "head": np.stack([np.zeros(n), np.full(n, -TORSO - 0.1)], axis=-1),
+        "shoulder": shoulder,
+        "elbow": elbow,
+        "hand": hand,
+        "hip": hip,
+        "knee": knee,
+        "foot": foot,
+    }
+    # The lower foot stands on the ground (y = 0) unless the actor is in the air.
+    ground = foot[..., 1].max(axis=0) + pose.flight
+    for name, points in joints.items():
+        points = points.copy()
+        points[..., 0] *= pose.turn
+        points[..., 1] -= ground
+        joints[name] = points
+    return joints
 
 
 # --------------------------------------------------------------------------- scenes
@@ -175,7 +472,7 @@ def random_sprite(rng: np.random.Generator, radius: float) -> tuple[np.ndarray, 
 
 @dataclass
 class Scene:
-    """One video's content: a moving textured object, a distractor and a background.
+    """One video's content: an actor, distractors and a panning background.
 
     Per-frame trajectories (length ``num_frames``) are precomputed, so ``render(t)`` is a
     pure function of ``t``.
@@ -183,19 +480,37 @@ class Scene:
 
     width: int
     height: int
+    class_name: str
+    pose: Pose
+    joints: dict[str, np.ndarray]  # skeleton(pose), in actor heights
+    actor_height: float  # pixels
+    actor_origin: np.ndarray  # (num_frames, 2) screen position of the actor's (0, 0)
+    colours: dict[str, tuple[int, int, int]]  # shirt, trousers, skin
     background: np.ndarray  # canvas larger than the frame, float32 H' x W' x 3
     background_offset: np.ndarray  # (num_frames, 2) top-left corner (x, y) in the canvas
-    sprite: np.ndarray
-    sprite_mask: np.ndarray
-    centre: np.ndarray  # (num_frames, 2) x, y in pixels (wrapped onto the frame)
-    angle: np.ndarray  # (num_frames,) degrees, clockwise on screen
-    scale: np.ndarray  # (num_frames,)
-    distractor: np.ndarray
-    distractor_mask: np.ndarray
-    distractor_centre: np.ndarray  # (num_frames, 2)
+    distractor_centre: np.ndarray  # (num_frames, K, 2)
+    distractor_radius: np.ndarray  # (K,)
+    distractor_colour: np.ndarray  # (K, 3)
+    distractor_round: np.ndarray  # (K,) bool: disc or square
+    distractor_in_front: np.ndarray  # (K,) bool: drawn over the actor
 
-    def render(self, t: int, *, with_mask: bool = False):
-        """Frame ``t`` as RGB uint8 (H x W x 3); with ``with_mask``, also the object's mask."""
+    @property
+    def num_frames(self) -> int:
+        return self.actor_origin.shape[0]
+
+    def screen_joints(self, t: int) -> dict[str, np.ndarray]:
+        """Joint positions of frame ``t`` in pixels: (2,) or (2 sides, 2)."""
+        return {
+            name: self.actor_origin[t] + self.actor_height * points[..., t, :]
+            for name, points in self.joints.items()
+        }
+
+    def render(self, t: int, *, with_parts: bool = False):
+        """Frame ``t`` as RGB uint8 (H x W x 3).
+
+        With ``with_parts``, also {"arms", "legs", "body"}: boolean masks of where the
+        actor's arms, legs and torso with head are drawn (occlusions ignored).
+        """
         offset_x, offset_y = self.background_offset[t]
         shift = np.float32([[1, 0, -offset_x], [0, 1, -offset_y]])
         frame = cv2.warpAffine(
@@ -205,148 +520,209 @@ class Scene:
             flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REFLECT,
         )
-        frame, _ = self._paste(
-            frame, self.distractor, self.distractor_mask, self.distractor_centre[t], 0.0, 1.0
-        )
-        frame, mask = self._paste(
-            frame, self.sprite, self.sprite_mask, self.centre[t], self.angle[t], self.scale[t]
-        )
         frame = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
-        return (frame, mask) if with_mask else frame
+        self._draw_distractors(frame, t, in_front=False)
+        self._draw_actor(frame, t, self.colours)
+        self._draw_distractors(frame, t, in_front=True)
+        if not with_parts:
+            return frame
+        parts = {}
+        for part in ("arms", "legs", "body"):
+            mask = np.zeros((self.height, self.width), np.uint8)
+            self._draw_actor(mask, t, None, only=part)
+            parts[part] = mask > 0
+        return frame, parts
 
-    def _paste(self, frame, sprite, sprite_mask, centre, angle, scale):
-        """Composite a sprite at ``centre`` (wrapped around the frame edges)."""
-        size = sprite.shape[0]
-        half_extent = scale * size / 2 * math.sqrt(2)
-        total_mask = np.zeros(frame.shape[:2], np.float32)
-        for dx in (-self.width, 0, self.width):
-            for dy in (-self.height, 0, self.height):
-                x, y = centre[0] + dx, centre[1] + dy
-                if (
-                    x + half_extent < 0
-                    or x - half_extent > self.width
-                    or y + half_extent < 0
-                    or y - half_extent > self.height
-                ):
-                    continue
-                # Rotation matrix about the sprite centre; negative angle is clockwise for
-                # OpenCV (y points down), and our angles are clockwise-positive.
-                matrix = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), -angle, scale)
-                matrix[:, 2] += np.float64([x - (size - 1) / 2, y - (size - 1) / 2])
-                mask = cv2.warpAffine(
-                    sprite_mask,
-                    matrix,
-                    (self.width, self.height),
-                    flags=cv2.INTER_LINEAR,
-                    borderValue=0,
+    def _draw_distractors(self, frame: np.ndarray, t: int, *, in_front: bool) -> None:
+        for k in np.flatnonzero(self.distractor_in_front == in_front):
+            centre = _fixed(self.distractor_centre[t, k])
+            radius = self.distractor_radius[k]
+            colour = tuple(int(c) for c in self.distractor_colour[k])
+            if self.distractor_round[k]:
+                cv2.circle(frame, centre, int(radius * 16), colour, -1, cv2.LINE_AA, 4)
+            else:
+                corners = self.distractor_centre[t, k] + radius * np.array(
+                    [[-1, -1], [1, -1], [1, 1], [-1, 1]]
                 )
-                texture = cv2.warpAffine(
-                    sprite, matrix, (self.width, self.height), flags=cv2.INTER_LINEAR, borderValue=0
-                )
-                alpha = mask[..., None]
-                frame = frame * (1 - alpha) + texture * alpha
-                total_mask = np.maximum(total_mask, mask)
-        return frame, total_mask
+                cv2.fillConvexPoly(frame, np.int32(np.round(corners * 16)), colour, cv2.LINE_AA, 4)
+
+    def _draw_actor(self, image: np.ndarray, t: int, colours, only: str | None = None) -> None:
+        """Draw the figure (or one part of it, in white, for masks) at frame ``t``."""
+        joints = self.screen_joints(t)
+        size = self.actor_height
+
+        def colour(name):
+            return 255 if colours is None else colours[name]
+
+        def line(a, b, name, width):
+            # Bands across the limb (sleeve and trouser stripes) move with it, so block
+            # matching sees its motion along its length as well as across it.
+            thickness = max(1, int(round(width * size)))
+            # Plain floats in 1/16 pixels: this runs ~50 times a frame, numpy is slower here.
+            ax, ay, bx, by = (float(v) * 16 for v in (a[0], a[1], b[0], b[1]))
+            for band in range(LIMB_BANDS):
+                u, w = band / LIMB_BANDS, (band + 1) / LIMB_BANDS
+                start = (round(ax + (bx - ax) * u), round(ay + (by - ay) * u))
+                end = (round(ax + (bx - ax) * w), round(ay + (by - ay) * w))
+                shade = name if band % 2 == 0 else f"{name}_band"
+                cv2.line(image, start, end, colour(shade), thickness, cv2.LINE_AA, 4)
+
+        def disc(centre, name, radius):
+            # Hands and feet are the fastest points of a limb: big enough for 8x8 blocks.
+            cv2.circle(
+                image, _fixed(centre), int(radius * size * 16), colour(name), -1, cv2.LINE_AA, 4
+            )
+
+        if only in (None, "legs"):
+            for side in range(2):
+                line(joints["hip"][side], joints["knee"][side], "trousers", 0.12)
+                line(joints["knee"][side], joints["foot"][side], "trousers", 0.11)
+                disc(joints["foot"][side], "trousers_band", 0.075)  # a shoe
+        if only in (None, "body"):
+            torso = np.stack(
+                [joints["shoulder"][0], joints["shoulder"][1], joints["hip"][1], joints["hip"][0]]
+            )
+            cv2.fillConvexPoly(
+                image, np.int32(np.round(torso * 16)), colour("shirt"), cv2.LINE_AA, 4
+            )
+            # The torso polygon collapses to a line when the actor turns side-on.
+            hips = (joints["hip"][0] + joints["hip"][1]) / 2
+            line(joints["neck"], hips, "shirt", 0.12)
+            belt = max(1, int(round(0.05 * size)))
+            cv2.line(
+                image,
+                _fixed(joints["hip"][0]),
+                _fixed(joints["hip"][1]),
+                colour("trousers_band"),
+                belt,
+                cv2.LINE_AA,
+                4,
+            )
+            radius = int(round(HEAD_RADIUS * size * 16))
+            cv2.circle(image, _fixed(joints["head"]), radius, colour("skin"), -1, cv2.LINE_AA, 4)
+        if only in (None, "arms"):
+            for side in range(2):
+                line(joints["shoulder"][side], joints["elbow"][side], "shirt", 0.11)
+                line(joints["elbow"][side], joints["hand"][side], "skin", 0.10)
+                disc(joints["hand"][side], "skin_band", 0.07)  # a glove
 
 
-def _object_motion(
-    class_name: str, rng: np.random.Generator, num_frames: int, width: int, height: int
-):
-    """Per-frame (centre offset (T, 2), angle (T,), scale (T,)) defining a motion class.
+def _fixed(point) -> tuple[int, int]:
+    """A point in OpenCV's fixed-point pixels (``shift=4``: 1/16 pixel), for sub-pixel motion."""
+    return int(round(float(point[0]) * 16)), int(round(float(point[1]) * 16))
 
-    The base scale is drawn the same way for every class; zoom classes share one scale
-    range, travelled in opposite directions from a random phase, so a single frame's object
-    size does not betray the class either.
-    """
-    t = np.arange(num_frames, dtype=np.float64)
-    offset = np.zeros((num_frames, 2))
-    angle = np.full(num_frames, rng.uniform(0, 360))
-    scale = np.full(num_frames, rng.uniform(0.85, 1.15))
-    unit = min(width, height) / 128  # speeds are in pixels at 128 px, scaled with the frame
-    if class_name.startswith("Move"):
-        speed = rng.uniform(1.0, 2.5) * unit
-        direction = {
-            "MoveRight": (1, 0),
-            "MoveLeft": (-1, 0),
-            "MoveUp": (0, -1),
-            "MoveDown": (0, 1),
-        }[class_name]
-        offset = np.outer(t, direction) * speed
-    elif class_name.startswith("Rotate"):
-        sign = 1.0 if class_name == "RotateClockwise" else -1.0
-        angle = angle + sign * rng.uniform(4.0, 8.0) * t
-    elif class_name.startswith("Zoom"):
-        # A sawtooth: the object grows (shrinks) by `ratio` over `period` frames, then jumps
-        # back and starts again. A single sweep over the whole video would change the size
-        # by well under a pixel per frame, too little for half-pel motion vectors to show.
-        ratio = rng.uniform(2.0, 3.0)
-        period = rng.uniform(16, 30)
-        progress = np.mod(t / period + rng.uniform(0, 1), 1.0)
-        if class_name == "ZoomOut":
-            progress = 1 - progress
-        scale = scale * ratio ** (progress - 0.5)
-    elif class_name.startswith("Oscillate"):
-        amplitude = rng.uniform(10, 22) * unit
-        period = rng.uniform(16, 36)
-        swing = amplitude * np.sin(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi))
-        axis = 0 if class_name == "OscillateHorizontal" else 1
-        offset[:, axis] = swing
-    else:
-        raise ConfigError(f"unknown sample class {class_name!r}")
-    return offset, angle, scale
+
+def build_scene(
+    config: SampleConfig,
+    class_name: str,
+    rng: np.random.Generator,
+    setting_rng: np.random.Generator,
+) -> Scene:
+    """A scene of ``class_name``: ``setting_rng`` draws what a group shares (background,
+    actor's look and size), ``rng`` the rest (motion, camera, placement, distractors)."""
+    width, height, n = config.width, config.height, config.num_frames
+    unit = min(width, height) / 64  # speeds and sizes are in pixels at 64 px
+    # What a group shares: the setting and the actor.
+    background_seed = int(setting_rng.integers(2**31))
+    contrast = setting_rng.uniform(0.3, 0.8)
+    colour_draws = setting_rng.integers(0, 256, size=(16, 3))
+    actor_height = setting_rng.uniform(0.65, 0.85) * height
+
+    pose = action_pose(class_name, rng, n)
+    joints = skeleton(pose)
+    # Feet on a ground line; the figure somewhere along it, swaying a little.
+    ground = rng.uniform(0.9, 0.97) * height
+    centre_x = rng.uniform(0.3, 0.7) * width
+    sway = 1.0 * unit * np.stack([_smooth_noise(rng, n), 0.3 * _smooth_noise(rng, n)], axis=-1)
+    # The camera pans to and fro, at a speed and direction that change within the clip, and
+    # shakes. The whole world moves with it (actor included), so only the actor's own
+    # movement shows relative to the background.
+    reach = rng.uniform(0.0, 0.15) * np.array([width, 0.5 * height])
+    pan = reach * np.stack(
+        [_smooth_noise(rng, n, (40, 120)), _smooth_noise(rng, n, (40, 120))], axis=-1
+    )
+    pan += (
+        0.5
+        * unit
+        * np.stack([_smooth_noise(rng, n, (6, 20)), _smooth_noise(rng, n, (6, 20))], axis=-1)
+    )
+    actor_origin = np.array([centre_x, ground]) + sway - pan
+
+    margin = int(math.ceil(np.abs(pan).max())) + 2
+    background = random_texture(
+        np.random.default_rng(background_seed),
+        height + 2 * margin,
+        width + 2 * margin,
+        contrast=contrast,
+        grain=6.0,  # faint: a noisy background drowns the limbs' motion vectors
+    )
+
+    # The actor's colours stand out from the background (a figure the colour of the wall
+    # has no motion vectors): the first draws far enough from its mean colour.
+    mean_colour = background.reshape(-1, 3).mean(0)
+    far = [c for c in colour_draws if np.linalg.norm(c - mean_colour) > 100]
+    far += [c for c in colour_draws if np.linalg.norm(c - mean_colour) <= 100]
+    colours = {}
+    for name, colour in zip(("shirt", "trousers", "skin"), far, strict=False):
+        colours[name] = tuple(int(c) for c in colour)
+        colours[f"{name}_band"] = tuple(int(c * 0.55 + 110 * (c < 80)) for c in colour)
+
+    # Distractors: damped random walks bouncing off the frame edges.
+    count = int(rng.integers(1, 4))
+    radius = rng.uniform(2.0, 4.5, size=count) * unit
+    position = rng.uniform((0, 0), (width, height), size=(count, 2))
+    velocity = np.zeros((count, 2))
+    centres = np.empty((n, count, 2))
+    for index in range(n):
+        velocity = 0.92 * velocity + rng.normal(0, 0.45 * unit, size=(count, 2))
+        position = position + velocity
+        for axis, limit in ((0, width), (1, height)):
+            low, high = position[:, axis] < 0, position[:, axis] > limit
+            position[low, axis] *= -1
+            position[high, axis] = 2 * limit - position[high, axis]
+            velocity[low | high, axis] *= -1
+        centres[index] = position
+    return Scene(
+        width=width,
+        height=height,
+        class_name=class_name,
+        pose=pose,
+        joints=joints,
+        actor_height=actor_height,
+        actor_origin=actor_origin,
+        colours=colours,
+        background=background,
+        background_offset=margin + pan,
+        distractor_centre=centres - pan[:, None, :],
+        distractor_radius=radius,
+        distractor_colour=rng.integers(0, 256, size=(count, 3)),
+        distractor_round=rng.random(count) < 0.5,
+        distractor_in_front=rng.random(count) < 0.5,
+    )
 
 
 def make_scene(config: SampleConfig, class_index: int, video_index: int) -> Scene:
-    """The deterministic scene of one video, from ``(seed, class, video)`` alone."""
-    class_name = config.class_names[class_index]
-    width, height, num_frames = config.width, config.height, config.num_frames
-    unit = min(width, height) / 128
+    """The deterministic scene of labelled video ``video_index`` of a class."""
     group = group_of(config, video_index)
-    # The background depends on the group only (UCF-101's groups share a setting).
-    group_rng = np.random.default_rng([config.seed, class_index, 1000 + group])
-    rng = np.random.default_rng([config.seed, class_index, video_index])
+    setting_rng = np.random.default_rng([config.seed, 1, class_index, group])
+    rng = np.random.default_rng([config.seed, 0, class_index, video_index])
+    return build_scene(config, config.class_names[class_index], rng, setting_rng)
 
-    pan_speed = group_rng.uniform(0.2, 0.6) * unit if group_rng.random() < 0.5 else 0.0
-    pan_angle = group_rng.uniform(0, 2 * np.pi)
-    pan = np.outer(np.arange(num_frames), [np.cos(pan_angle), np.sin(pan_angle)]) * pan_speed
-    margin = int(math.ceil(pan_speed * num_frames)) + 2
-    background = random_texture(
-        group_rng, height + 2 * margin, width + 2 * margin, contrast=group_rng.uniform(0.3, 0.7)
-    )
-    background_offset = margin + pan
 
-    sprite, sprite_mask = random_sprite(rng, radius=rng.uniform(16, 26) * unit)
-    start = rng.uniform((0, 0), (width, height))
-    offset, angle, scale = _object_motion(class_name, rng, num_frames, width, height)
-    centre = np.mod(start + offset, (width, height))
+def unlabeled_class(config: SampleConfig, index: int) -> int:
+    """The (hidden) class index of unlabeled video ``index``: uniform over the classes."""
+    return int(np.random.default_rng([config.seed, 2, index]).integers(config.num_classes))
 
-    # The distractor wanders: a velocity random walk with damping.
-    distractor, distractor_mask = random_sprite(rng, radius=rng.uniform(4, 7) * unit)
-    velocity = np.zeros(2)
-    steps = np.empty((num_frames, 2))
-    for index in range(num_frames):
-        velocity = 0.9 * velocity + rng.normal(0, 0.5 * unit, size=2)
-        steps[index] = velocity
-    distractor_start = rng.uniform((0, 0), (width, height))
-    distractor_centre = np.mod(distractor_start + np.cumsum(steps, axis=0), (width, height))
-    return Scene(
-        width,
-        height,
-        background,
-        background_offset,
-        sprite,
-        sprite_mask,
-        centre,
-        angle,
-        scale,
-        distractor,
-        distractor_mask,
-        distractor_centre,
-    )
+
+def make_unlabeled_scene(config: SampleConfig, index: int) -> Scene:
+    """The deterministic scene of unlabeled video ``index`` (its own setting)."""
+    rng = np.random.default_rng([config.seed, 3, index])
+    setting_rng = np.random.default_rng([config.seed, 4, index])
+    return build_scene(config, config.class_names[unlabeled_class(config, index)], rng, setting_rng)
 
 
 def render_video(config: SampleConfig, class_index: int, video_index: int) -> Iterator[np.ndarray]:
-    """The RGB frames (H x W x 3 uint8 each) of one video, before encoding."""
+    """The RGB frames (H x W x 3 uint8 each) of one labelled video, before encoding."""
     scene = make_scene(config, class_index, video_index)
     for t in range(config.num_frames):
         yield scene.render(t)
@@ -355,22 +731,34 @@ def render_video(config: SampleConfig, class_index: int, video_index: int) -> It
 # --------------------------------------------------------------------------- layout
 
 
+def _per_group(config: SampleConfig, video_index: int) -> tuple[int, int, int]:
+    """(first group, clips per group, index within the split) of a labelled video."""
+    num_test = config.num_test_per_class
+    if video_index < num_test:
+        return 0, config.test_clips_per_group, video_index
+    test_groups = math.ceil(num_test / config.test_clips_per_group)
+    return test_groups, config.clips_per_group, video_index - num_test
+
+
 def group_of(config: SampleConfig, video_index: int) -> int:
-    """0-based group of a video; at least two groups per class so both splits get clips."""
-    per_group = min(config.clips_per_group, math.ceil(config.videos_per_class / 2))
-    return video_index // per_group
+    """0-based group of a labelled video: test groups first, as UCF-101 holds out g01-g07."""
+    first, per_group, index = _per_group(config, video_index)
+    return first + index // per_group
 
 
 def clip_of(config: SampleConfig, video_index: int) -> int:
-    per_group = min(config.clips_per_group, math.ceil(config.videos_per_class / 2))
-    return video_index % per_group
+    _, per_group, index = _per_group(config, video_index)
+    return index % per_group
+
+
+def is_test_video(config: SampleConfig, video_index: int) -> bool:
+    """Whether a labelled video is in the test list (its whole group is)."""
+    return video_index < config.num_test_per_class
 
 
 def is_test_group(config: SampleConfig, group: int) -> bool:
-    """Whether a group is held out (the first groups, as UCF-101 holds out g01-g07)."""
-    num_groups = group_of(config, config.videos_per_class - 1) + 1
-    num_test = min(num_groups - 1, max(1, round(config.test_fraction * num_groups)))
-    return group < num_test
+    """Whether a group is held out."""
+    return group <= group_of(config, config.num_test_per_class - 1)
 
 
 def video_name(config: SampleConfig, class_index: int, video_index: int) -> str:
@@ -380,15 +768,27 @@ def video_name(config: SampleConfig, class_index: int, video_index: int) -> str:
     return f"{name}/v_{name}_g{group:02d}_c{clip:02d}{config.extension}"
 
 
+def unlabeled_name(config: SampleConfig, index: int) -> str:
+    """Relative path of an unlabeled video: ``unlabeled/v_unlabeled_NNNNN.avi``."""
+    return f"{UNLABELED_FOLDER}/v_unlabeled_{index:05d}{config.extension}"
+
+
 def _write_video(job: tuple[SampleConfig, int, int, str]) -> str:
-    """Render and encode one video atomically (temp file, then rename); worker entry point."""
+    """Render and encode one video atomically (temp file, then rename); worker entry point.
+
+    ``job`` is (config, class index or -1 for the unlabeled pool, video index, path).
+    """
     config, class_index, video_index, path = job
     cv2.setNumThreads(1)  # the parallelism is across videos; avoid oversubscribing cores
+    if class_index < 0:
+        scene = make_unlabeled_scene(config, video_index)
+    else:
+        scene = make_scene(config, class_index, video_index)
     path = Path(path)
     partial = path.with_name(f".{path.name}.part")
     try:
         encode_frames(
-            render_video(config, class_index, video_index),
+            (scene.render(t) for t in range(config.num_frames)),
             partial,
             config.encode,
             container_format=config.extension.lstrip("."),
@@ -399,20 +799,29 @@ def _write_video(job: tuple[SampleConfig, int, int, str]) -> str:
     return str(path)
 
 
+GENERATOR_VERSION = 2  # 1: moving textured objects (MoveRight, ...); 2: the actor
+
+
 def _config_record(config: SampleConfig) -> dict:
-    return {"generator": "imrkit.data.sample", "version": 1, **asdict(config)}
+    return {"generator": "imrkit.data.sample", "version": GENERATOR_VERSION, **asdict(config)}
 
 
 def load_sample_config(root: str | os.PathLike) -> SampleConfig:
     """The :class:`SampleConfig` a sample dataset at ``root`` was generated with.
 
     Raises:
-        ConfigError: ``root/sample.json`` is missing (not a finished sample dataset).
+        ConfigError: ``root/sample.json`` is missing (not a finished sample dataset), or
+            was written by an older generator.
     """
     info_path = Path(root) / SAMPLE_INFO
     if not info_path.is_file():
         raise ConfigError(f"{info_path}: missing; is {root} a finished `imrkit make-sample`?")
     record = json.loads(info_path.read_text())
+    if record.get("version") != GENERATOR_VERSION:
+        raise ConfigError(
+            f"{info_path}: made by an older `imrkit make-sample` (version "
+            f"{record.get('version')}); run `imrkit make-sample` again"
+        )
     fields = {key: value for key, value in record.items() if key not in ("generator", "version")}
     fields["encode"] = EncodeConfig(**fields["encode"])
     return SampleConfig(**fields)
@@ -427,11 +836,12 @@ def _previous_config(root: Path) -> SampleConfig | None:
 
 
 def _all_videos(config: SampleConfig) -> set[str]:
-    return {
+    labelled = {
         video_name(config, class_index, video_index)
         for class_index in range(config.num_classes)
         for video_index in range(config.videos_per_class)
     }
+    return labelled | {unlabeled_name(config, i) for i in range(config.num_unlabeled)}
 
 
 def _remove_stale_videos(root: Path, previous: SampleConfig, config: SampleConfig) -> None:
@@ -441,7 +851,7 @@ def _remove_stale_videos(root: Path, previous: SampleConfig, config: SampleConfi
     """
     for relative in sorted(_all_videos(previous) - _all_videos(config)):
         (root / relative).unlink(missing_ok=True)
-    for name in previous.class_names:
+    for name in (*previous.class_names, UNLABELED_FOLDER):
         folder = root / name
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
@@ -450,7 +860,7 @@ def _remove_stale_videos(root: Path, previous: SampleConfig, config: SampleConfi
 def make_sample(
     dst: str | os.PathLike, config: SampleConfig = SampleConfig(), *, progress: bool = False
 ) -> Path:
-    """Generate the sample dataset under ``dst`` in UCF-101's layout.
+    """Generate the sample dataset under ``dst``: UCF-101's layout plus ``dst/unlabeled``.
 
     Videos already there from an identical config (recorded in ``dst/sample.json``; the
     number of workers does not count) are kept, so re-running is cheap; any other config
@@ -481,12 +891,18 @@ def make_sample(
         (root / name).mkdir(exist_ok=True)
         for video_index in range(config.videos_per_class):
             relative = video_name(config, class_index, video_index)
-            if is_test_group(config, group_of(config, video_index)):
+            if is_test_video(config, video_index):
                 test_lines.append(relative)
             else:
                 train_lines.append(f"{relative} {class_index + 1}")
             if not (reuse and (root / relative).exists()):
                 jobs.append((config, class_index, video_index, str(root / relative)))
+    if config.num_unlabeled:
+        (root / UNLABELED_FOLDER).mkdir(exist_ok=True)
+    for index in range(config.num_unlabeled):
+        relative = unlabeled_name(config, index)
+        if not (reuse and (root / relative).exists()):
+            jobs.append((config, -1, index, str(root / relative)))
 
     from imrkit.data.prepare import available_cpus, process_pool
 
@@ -498,7 +914,7 @@ def make_sample(
             bar.update()
     else:
         with process_pool(min(workers, len(jobs))) as pool:
-            for _ in pool.map(_write_video, jobs, chunksize=2):
+            for _ in pool.map(_write_video, jobs, chunksize=4):
                 bar.update()
     bar.close()
 
@@ -510,18 +926,6 @@ def make_sample(
     return root
 
 
-__all__ = [
-    "CLASS_NAMES",
-    "SampleConfig",
-    "Scene",
-    "load_sample_config",
-    "make_sample",
-    "make_scene",
-    "render_video",
-    "video_name",
-]
-
-
 def ensure_sample(
     dst: str | os.PathLike, config: SampleConfig = SampleConfig(), *, progress: bool = True
 ) -> Path:
@@ -529,9 +933,29 @@ def ensure_sample(
 
     A folder counts as complete once ``make_sample`` wrote its ``sample.json`` last, so an
     interrupted build is finished on the next call, while a finished one (of any config) is
-    used as it is: demos and notebooks never rebuild data a user already has.
+    used as it is: demos and notebooks never rebuild data a user already has. A dataset
+    from an older generator (other classes, no unlabeled pool) is rebuilt.
     """
     root = Path(dst)
-    if (root / SAMPLE_INFO).is_file() and (root / "classInd.txt").is_file():
+    if _previous_config(root) is not None and (root / "classInd.txt").is_file():
         return root
     return make_sample(root, config, progress=progress)
+
+
+__all__ = [
+    "CLASS_NAMES",
+    "ONE_OFF_CLASSES",
+    "Pose",
+    "SampleConfig",
+    "Scene",
+    "action_pose",
+    "ensure_sample",
+    "load_sample_config",
+    "make_sample",
+    "make_scene",
+    "make_unlabeled_scene",
+    "render_video",
+    "skeleton",
+    "unlabeled_name",
+    "video_name",
+]
