@@ -160,6 +160,18 @@ class RetrievalResult:
         return directory
 
 
+def resolve_backbone(
+    model_or_dir: nn.Module | str | Path, *, device: str | torch.device = "cpu"
+) -> nn.Module:
+    """``model_or_dir`` itself when it is a model, else the model saved there (a saved
+    model folder or a run folder, pretraining or finetuning)."""
+    from imrkit.models import load_model
+
+    if isinstance(model_or_dir, nn.Module):
+        return model_or_dir
+    return load_model(resolve_model_dir(model_or_dir), device=device)
+
+
 def retrieve(
     model_or_dir: nn.Module | str | Path,
     dataset_config: DatasetConfig,
@@ -178,26 +190,21 @@ def retrieve(
         top_k: neighbours kept per query in the result.
         out_dir: also write ``retrieval.json`` there.
     """
-    from imrkit.models import load_model
-
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if isinstance(model_or_dir, nn.Module):
-        model = model_or_dir
-    else:
-        model = load_model(resolve_model_dir(model_or_dir), device=device)
+    model = resolve_backbone(model_or_dir, device=device)
     workers = dataset_config.num_workers if num_workers is None else num_workers
     # The gallery is the whole training list, whatever fraction finetuning used.
     dataset_config = dataclasses.replace(dataset_config, labelled_fraction=1.0)
-    embed = {}
-    for role, subset in (
-        ("queries", dataset_config.eval_subset),
-        ("gallery", dataset_config.train_subset),
-    ):
-        dataset = build_dataset(dataset_config, subset, mode="eval")
-        embed[role] = compute_embeddings(
-            model, dataset, batch_size=batch_size, num_workers=workers, device=device
+    queries, gallery = (
+        compute_embeddings(
+            model,
+            build_dataset(dataset_config, subset, mode="eval"),
+            batch_size=batch_size,
+            num_workers=workers,
+            device=device,
         )
-    queries, gallery = embed["queries"], embed["gallery"]
+        for subset in (dataset_config.eval_subset, dataset_config.train_subset)
+    )
     recall = retrieval_recall(queries, gallery, ks)
     neighbours = nearest_neighbours(queries, gallery, top_k)
     similarities = np.take_along_axis(cosine_similarity(queries, gallery), neighbours, axis=1)
