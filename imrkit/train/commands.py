@@ -15,23 +15,6 @@ import argparse
 import json
 from pathlib import Path
 
-from imrkit.errors import ConfigError
-
-
-def resolve_config_path(name: str | None) -> Path | None:
-    """A config file path, or a preset of ``imrkit/configs`` by name (``.toml`` optional)."""
-    if not name:
-        return None
-    path = Path(name)
-    if path.is_file():
-        return path
-    presets = Path(__file__).resolve().parent.parent / "configs"
-    for candidate in (presets / name, presets / f"{name}.toml"):
-        if candidate.is_file():
-            return candidate
-    known = ", ".join(sorted(p.stem for p in presets.glob("*.toml")))
-    raise ConfigError(f"config {name!r}: no such file, nor a preset (presets: {known})")
-
 
 def _load(cls, args: argparse.Namespace):
     from imrkit.config import load_config
@@ -44,7 +27,7 @@ def _load(cls, args: argparse.Namespace):
         resume = "latest"
     if resume:
         overrides.append(f"run.resume={json.dumps(resume)}")
-    return load_config(cls, resolve_config_path(args.config), overrides)
+    return load_config(cls, args.config, overrides)
 
 
 def _print_summary(summary) -> None:
@@ -133,6 +116,8 @@ def _retrieve(args: argparse.Namespace) -> int:
 def _experiment(args: argparse.Namespace) -> int:
     from imrkit.train.experiment import ExperimentConfig, run_experiment
 
+    if args.suite:
+        args.overrides = [f"suite={args.suite}", *args.overrides]
     config = _load(ExperimentConfig, args)
     if args.data:
         config.data_root = str(args.data)
@@ -151,7 +136,7 @@ def _demo(args: argparse.Namespace) -> int:
         args.out,
         smoke=args.smoke,
         notebooks=not args.no_notebooks,
-        config_path=resolve_config_path(args.config),
+        config_path=args.config,
         overrides=list(args.overrides),
     )
     return 0
@@ -233,8 +218,13 @@ def register(subparsers) -> None:
 
     parser = subparsers.add_parser(
         "experiment",
-        help="pretrain vs scratch over seeds, plus "
-        "the no-connection ablation; writes results.json/.md",
+        help="a suite of paired arms over seeds (the paper's Tables 1 and 3 in miniature); "
+        "writes results.json, results.md and results.png",
+    )
+    parser.add_argument(
+        "--suite",
+        help="which arms: paper (Table 3 pretexts + Table 1 connections), demo "
+        "(scratch vs PMSP+CTP, full vs none) or ctp (the CTP study); default: the config's",
     )
     parser.add_argument("--config", "-c", metavar="FILE", help="experiment TOML (or preset)")
     parser.add_argument("--data", metavar="ROOT", help="dataset folder (data_root)")

@@ -1,19 +1,28 @@
-"""The embedded experiment: does PMSP+CTP pretraining beat training from scratch?
+"""The experiment suites: the paper's Tables 1 and 3 in miniature, with paired statistics.
 
-On the sample data (or any UCF-101-style folder), :func:`run_experiment`:
+An *arm* is a way to initialise the network before it meets labels: from scratch, or
+pretrained with one pretext task on the unlabeled pool; and a connection mode (Table 1).
+For every arm and every seed, :func:`run_experiment`:
 
-1. pretrains the network with the pretext task on the training videos, labels ignored;
-2. for every seed, finetunes it on a small labelled fraction of the training list, and
-   trains the same network from scratch with the same budget (same seed, same labelled
-   clips, same schedule): a paired comparison;
-3. repeats both arms with the ``ablation`` connection mode (SPEC Table 1; ``none`` = late
-   fusion) to see what the dynamic connections bring;
-4. measures nearest-neighbour retrieval (paper Appendix D) with the pretrained backbone and
-   with its random initialisation, no labels involved;
+1. pretrains the backbone on the unlabeled videos (pretext arms; the seed seeds the
+   weights, the data order and the augmentation);
+2. measures the frozen backbone (random initialisation for scratch arms) with the standard
+   self-supervised protocols, on the labelled clips of that seed: a linear probe, k-nearest
+   neighbours and retrieval R@k (:mod:`imrkit.train.probe`);
+3. finetunes it on the same labelled clips (a class-stratified ``labelled_fraction`` of the
+   training list, drawn by the seed) and tests it with 3 crops per clip.
 
-and writes ``results.json`` and ``results.md`` (mean and spread over seeds) into
-``out_dir``. Each run lives in its own folder under ``out_dir/runs``; a finished run whose
-configuration is unchanged is reused when the experiment is run again.
+Every arm sees the same seeds, hence the same labelled clips and the same initial weights
+where they share an architecture: comparisons between arms are paired, and their 95%
+confidence intervals come from a bootstrap over seeds and test clips
+(:mod:`imrkit.train.experiment_report`). ``results.json``, ``results.md`` and
+``results.png`` go into ``out_dir``; each run lives in its own folder under
+``out_dir/runs`` and is reused when the experiment runs again with the same settings, so
+an interrupted suite resumes where it stopped.
+
+Suites (:data:`SUITES`): ``paper`` (Table 3's pretexts and Table 1's connection modes),
+``demo`` (scratch vs PMSP+CTP, full vs no connections: what ``make demo`` runs) and
+``ctp`` (the CTP study of issue 9: CTP alone, its binary form, and PMSP+CTP).
 """
 
 from __future__ import annotations
@@ -21,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +37,7 @@ from typing import Any
 
 from imrkit.config import to_dict
 from imrkit.data.dataset import DatasetConfig
+from imrkit.errors import ConfigError
 from imrkit.train.config import (
     EvalConfig,
     FinetuneConfig,
@@ -38,21 +47,59 @@ from imrkit.train.config import (
     PretrainConfig,
     RunConfig,
 )
-from imrkit.train.summary import RunSummary
 from imrkit.transforms import TransformConfig
 
 SUMMARY_FILE = "summary.json"
 
 
-def _sample_data() -> DatasetConfig:
-    # The sample's 160x128 frames scaled to 80x64 and cropped to 64x64 (motion stays
-    # legible, compute fits two CPU cores); decoded videos cached in memory (~1 GB).
-    return DatasetConfig(
-        format="ucf101",
-        num_workers=0,
-        cache=True,
-        transform=TransformConfig(crop_size=64, short_side=64, scales=(1.0, 0.9, 0.8)),
-    )
+@dataclass(frozen=True)
+class Arm:
+    """One arm of a suite.
+
+    Attributes:
+        name: its name in results (``arms[NAME]``).
+        pretext: the pretext it is pretrained with; empty trains from scratch.
+        connections: the connection mode (SPEC Table 1).
+        table: the paper table it belongs to ("1": connections, "3": pretexts).
+    """
+
+    name: str
+    pretext: str = ""
+    connections: str = "full"
+    table: str = "3"
+
+
+SCRATCH = Arm("scratch")
+TABLE3 = (
+    SCRATCH,
+    Arm("pmsp", "pmsp"),
+    Arm("ctp", "ctp"),
+    Arm("pmsp+ctp", "pmsp+ctp"),
+    Arm("rotation", "rotation"),
+    Arm("aot", "aot"),
+    Arm("infonce", "infonce"),
+)
+# Table 1 trains every connection mode from scratch; "full" is the scratch arm above.
+TABLE1 = tuple(
+    Arm(f"scratch/{mode}", "", mode, "1")
+    for mode in ("none", "unidirectional", "no_conv", "no_attention")
+)
+SUITES: dict[str, tuple[Arm, ...]] = {
+    "paper": TABLE3 + TABLE1,
+    "demo": (SCRATCH, Arm("pmsp+ctp", "pmsp+ctp"), Arm("scratch/none", "", "none", "1")),
+    "ctp": (
+        SCRATCH,
+        Arm("ctp", "ctp"),
+        Arm("ctp_binary", "ctp_binary"),
+        Arm("pmsp+ctp", "pmsp+ctp"),
+    ),
+}
+
+
+def _sample_transform() -> TransformConfig:
+    # The sample's frames are already small: scaled to 64 on the short side, cropped to
+    # 64x64 (the network's 32x downsampling leaves a 2x2 map), motion stays legible.
+    return TransformConfig(crop_size=64, short_side=64, scales=(1.0, 0.9, 0.8))
 
 
 def _sample_run() -> RunConfig:
@@ -63,303 +110,365 @@ def _sample_run() -> RunConfig:
 
 
 @dataclass
-class ExperimentConfig:
-    """The experiment's arms and budget; ``pretrain``/``finetune`` are run templates.
+class ProbeConfig:
+    """The frozen-feature protocols (:mod:`imrkit.train.probe`).
 
     Attributes:
-        data_root: the dataset (UCF-101 layout; the sample data by default).
-        out_dir: where runs, results.json and results.md go.
-        seeds: finetuning seeds (each gives one pretrained and one scratch run).
-        labelled_fraction: share of the training list finetuning sees (class-stratified;
-            the subset changes with the seed, identically for both arms).
-        ablation: connection mode of the ablation arms (``none``: late fusion); empty
-            skips them.
-        ablation_seeds: how many of ``seeds`` the ablation arms use.
-        retrieval: measure retrieval with the pretrained and the random backbone.
-        parallel_runs: runs at once, each in its own process (the pretraining runs of the
-            arms together, then every finetuning run); 1 runs them one after the other in
-            this process.
-        pretrain: template of the pretraining run (data root, out_dir, seed are set here).
+        knn_k: neighbours of the kNN classifier.
+        linear_weight_decays: the linear probe's L2 penalties, one chosen by 3-fold
+            cross-validation on the labelled training clips.
+        recall_ks: the k of retrieval R@k.
+    """
+
+    knn_k: int = 10
+    linear_weight_decays: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 0.1, 1.0)
+    recall_ks: tuple[int, ...] = (1, 5, 10)
+
+
+@dataclass
+class ExperimentConfig:
+    """A suite, its seeds and its one shared budget; ``pretrain``/``finetune`` are templates.
+
+    Attributes:
+        suite: which arms (:data:`SUITES`): ``paper``, ``demo`` or ``ctp``.
+        data_root: the labelled dataset (UCF-101 layout; the sample by default).
+        unlabeled_root: the pretraining pool, every video under it (a path relative to
+            ``data_root``, or absolute); empty pretrains on the labelled training list,
+            labels ignored.
+        out_dir: where runs, results.json, results.md and results.png go.
+        seeds: one paired replicate each: pretraining seed, labelled subset, finetuning seed.
+        labelled_fraction: share of the training list that is labelled (class-stratified).
+        parallel_runs: runs at once, each in its own process and one torch thread.
+        confidence: level of the confidence intervals.
+        bootstrap_resamples: resamples of every bootstrap.
+        probe: the frozen-feature protocols.
+        pretrain: template of every pretraining run (pretext, model connections, data root,
+            out_dir and seed are set per arm and seed).
         finetune: template of every finetuning run.
     """
 
+    suite: str = "demo"
     data_root: str = "data/sample"
+    unlabeled_root: str = "unlabeled"
     out_dir: str = "runs/experiment"
-    seeds: tuple[int, ...] = (0, 1, 2)
-    labelled_fraction: float = 0.25
-    ablation: str = "none"
-    ablation_seeds: int = 3
-    retrieval: bool = True
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    labelled_fraction: float = 0.5
     parallel_runs: int = 2
+    confidence: float = 0.95
+    bootstrap_resamples: int = 10000
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
     pretrain: PretrainConfig = field(
         default_factory=lambda: PretrainConfig(
             model=ModelConfig(name="imrnet_tiny"),
             pretext=PretextConfig(name="pmsp+ctp", hidden_dim=128),
-            data=_sample_data(),
-            optim=OptimConfig(epochs=20, warmup_epochs=2.0, batch_size=16, lr=0.01),
+            data=DatasetConfig(
+                format="unlabeled", num_workers=0, cache=True, transform=_sample_transform()
+            ),
+            optim=OptimConfig(epochs=2, warmup_epochs=0.25, batch_size=16, lr=0.01),
             run=_sample_run(),
         )
     )
     finetune: FinetuneConfig = field(
         default_factory=lambda: FinetuneConfig(
             model=ModelConfig(name="imrnet_tiny", dropout=0.3),
-            data=_sample_data(),
-            optim=OptimConfig(epochs=60, warmup_epochs=6.0, batch_size=8, lr=0.01),
+            data=DatasetConfig(
+                format="ucf101", num_workers=0, cache=True, transform=_sample_transform()
+            ),
+            optim=OptimConfig(epochs=10, warmup_epochs=1.0, batch_size=8, lr=0.01),
             eval=EvalConfig(every_epochs=0, views=3, batch_size=16),
             run=_sample_run(),
         )
     )
 
+    def __post_init__(self) -> None:
+        if self.suite not in SUITES:
+            raise ConfigError(f"suite {self.suite!r}: unknown; suites: {', '.join(SUITES)}")
+        if len(self.seeds) < 2:
+            raise ConfigError("seeds: paired confidence intervals need at least 2 seeds")
+
+    @property
+    def arms(self) -> tuple[Arm, ...]:
+        return SUITES[self.suite]
+
 
 @dataclass
 class ExperimentResults:
-    """What :func:`run_experiment` measured (also in ``results.json``)."""
+    """What :func:`run_experiment` measured; ``record`` is what ``results.json`` holds."""
 
     out_dir: Path
-    arms: dict[str, dict[str, Any]]
-    retrieval: dict[str, dict[str, float]]
-    pretraining: dict[str, dict[str, float]]
-    seconds: float
+    record: dict[str, Any]
     markdown: str
 
-
-def _run_once(kind: str, config, out_dir: Path) -> RunSummary:
-    """Run ``config`` unless ``out_dir`` already holds a finished run of the same config."""
-    from imrkit.train.finetune import finetune
-    from imrkit.train.pretrain import pretrain
-
-    summary_path = out_dir / SUMMARY_FILE
-    config.run.out_dir = str(out_dir)
-    if summary_path.is_file():
-        saved = json.loads(summary_path.read_text())
-        if saved.get("config") == to_dict(config):
-            return RunSummary.of(out_dir, saved["metrics"])
-    shutil.rmtree(out_dir, ignore_errors=True)
-    started = time.perf_counter()
-    summary = (pretrain if kind == "pretrain" else finetune)(config)
-    summary.metrics["seconds"] = time.perf_counter() - started
-    summary_path.write_text(
-        json.dumps({"config": to_dict(config), "metrics": summary.metrics}, indent=2) + "\n"
-    )
-    return summary
+    @property
+    def arms(self) -> dict[str, dict[str, Any]]:
+        return self.record["arms"]
 
 
-def _pretrain_config(config: ExperimentConfig, connections: str) -> PretrainConfig:
+# --------------------------------------------------------------------------- run configs
+
+
+def pretrain_config(config: ExperimentConfig, arm: Arm, seed: int) -> PretrainConfig:
+    """The pretraining run of ``arm`` and ``seed``."""
     run = dataclasses.replace(config.pretrain)
-    run.model = dataclasses.replace(run.model, connections=connections)
-    run.data = dataclasses.replace(run.data, root=config.data_root)
-    run.run = dataclasses.replace(run.run)
+    run.pretext = dataclasses.replace(run.pretext, name=arm.pretext)
+    run.model = dataclasses.replace(run.model, connections=arm.connections)
+    if config.unlabeled_root:
+        pool = Path(config.data_root) / config.unlabeled_root
+        run.data = dataclasses.replace(run.data, root=str(pool), format="unlabeled")
+    else:
+        labelled = config.finetune.data
+        run.data = dataclasses.replace(run.data, root=config.data_root, format=labelled.format)
+    run.run = dataclasses.replace(run.run, seed=seed)
     return run
 
 
-def _finetune_config(
-    config: ExperimentConfig, connections: str, seed: int, pretrained: Path | None
-) -> FinetuneConfig:
-    run = dataclasses.replace(config.finetune)
-    run.model = dataclasses.replace(run.model, connections=connections)
-    run.data = dataclasses.replace(
-        run.data,
+def labelled_data(config: ExperimentConfig, seed: int) -> DatasetConfig:
+    """The labelled dataset of ``seed``: its labelled fraction of the training list."""
+    return dataclasses.replace(
+        config.finetune.data,
         root=config.data_root,
         labelled_fraction=config.labelled_fraction,
         fraction_seed=seed,
     )
+
+
+def finetune_config(
+    config: ExperimentConfig, arm: Arm, seed: int, pretrained: Path | None
+) -> FinetuneConfig:
+    """The finetuning run of ``arm`` and ``seed`` (from ``pretrained``, or from scratch)."""
+    run = dataclasses.replace(config.finetune)
+    run.model = dataclasses.replace(run.model, connections=arm.connections)
+    run.data = labelled_data(config, seed)
     run.run = dataclasses.replace(run.run, seed=seed)
     run.pretrained = str(pretrained) if pretrained else ""
     return run
 
 
-def _spread(values: list[float]) -> dict[str, float]:
+@dataclass
+class PretrainJob:
+    """A pretraining run, and the clips its CTP head is tested on afterwards (clips
+    pretraining never saw: the labelled test list, centre views)."""
+
+    run: PretrainConfig
+    heldout: DatasetConfig
+
+
+@dataclass
+class FrozenJob:
+    """A frozen-feature evaluation: the backbone of ``model_dir``, or the random
+    initialisation of ``model`` with ``seed`` when ``model_dir`` is empty."""
+
+    model: ModelConfig
+    model_dir: str
+    seed: int
+    data: DatasetConfig
+    probe: ProbeConfig
+    threads: int = 1
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def _reuse(out_dir: Path, config: Any) -> dict | None:
+    """The metrics of a finished run of the same config in ``out_dir``, if there is one."""
+    path = out_dir / SUMMARY_FILE
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("config") == to_dict(config):
+            return saved["metrics"]
+    return None
+
+
+def run_job(kind: str, config: Any, out_dir: Path) -> dict:
+    """Run one job (``pretrain``, ``finetune`` or ``frozen``) into ``out_dir`` and return
+    its metrics, unless ``out_dir`` holds a finished job of the same config (reused)."""
+    saved = _reuse(out_dir, config)
+    if saved is not None:
+        return saved
+    shutil.rmtree(out_dir, ignore_errors=True)
+    started = time.perf_counter()
+    if kind == "pretrain":
+        metrics = _pretrain_job(config, out_dir)
+    elif kind == "finetune":
+        metrics = _finetune_job(config, out_dir)
+    else:
+        metrics = _frozen_job(config, out_dir)
+    metrics["seconds"] = time.perf_counter() - started
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / SUMMARY_FILE).write_text(
+        json.dumps({"config": to_dict(config), "metrics": metrics}, indent=2) + "\n"
+    )
+    return metrics
+
+
+def _pretrain_job(job: PretrainJob, out_dir: Path) -> dict:
+    from imrkit.train.pretrain import pretrain, uses_ctp
+
+    config = dataclasses.replace(
+        job.run, run=dataclasses.replace(job.run.run, out_dir=str(out_dir))
+    )
+    summary = pretrain(config)
+    metrics = {k: v for k, v in summary.metrics.items() if isinstance(v, (int, float))}
+    if uses_ctp(config.pretext.name):
+        metrics["ctp_heldout"] = _ctp_heldout(config, job.heldout, out_dir)
+    return metrics
+
+
+def _ctp_heldout(config: PretrainConfig, heldout: DatasetConfig, run_dir: Path) -> dict:
+    """CTP accuracy per correspondence type on ``heldout`` (test list, centre views), with
+    the pretext heads the run ended with."""
+    from safetensors.torch import load_file
+
+    from imrkit.data.dataset import build_dataset
+    from imrkit.pretext.ctp import evaluate_ctp
+    from imrkit.train.pretrain import build_pretext_model
+    from imrkit.train.summary import PRETEXT_WEIGHTS
+
+    pretext = build_pretext_model(config)
+    pretext.load_state_dict(load_file(str(run_dir / PRETEXT_WEIGHTS)))
+    dataset = build_dataset(heldout, heldout.eval_subset, mode="eval", labelled=False)
+    return evaluate_ctp(pretext, dataset, batch_size=config.optim.batch_size, seed=1234)
+
+
+def _finetune_job(config: FinetuneConfig, out_dir: Path) -> dict:
+    from imrkit.train.finetune import finetune
+    from imrkit.train.summary import EVAL_DIR
+
+    config = dataclasses.replace(config, run=dataclasses.replace(config.run, out_dir=str(out_dir)))
+    summary = finetune(config)
+    report = json.loads((out_dir / EVAL_DIR / "results.json").read_text())
+    metrics = {k: v for k, v in summary.metrics.items() if isinstance(v, (int, float))}
+    metrics["test_paths"] = [p["path"] for p in report["predictions"]]
+    metrics["test_correct"] = [int(p["label"] == p["predicted"]) for p in report["predictions"]]
+    return metrics
+
+
+def _frozen_job(job: FrozenJob, out_dir: Path) -> dict:
+    import torch
+
+    from imrkit.data.dataset import build_dataset
+    from imrkit.models import build_model, load_model
+    from imrkit.train.probe import frozen_evaluation
+
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    if job.model_dir:
+        model = load_model(job.model_dir)
+    else:  # the initial weights finetuning from scratch starts from (same seed)
+        torch.manual_seed(job.seed)
+        model = build_model(job.model.name, None, **job.model.build_kwargs())
+    train, test = (
+        build_dataset(job.data, subset, mode="eval")
+        for subset in (job.data.train_subset, job.data.eval_subset)
+    )
+    result = frozen_evaluation(
+        model,
+        train,
+        test,
+        knn_k=job.probe.knn_k,
+        recall_ks=job.probe.recall_ks,
+        weight_decay=job.probe.linear_weight_decays,
+        seed=job.seed,
+        device="cpu",
+    )
     return {
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "min": min(values),
-        "max": max(values),
+        **result.as_dict(),
+        "num_classes": result.linear.num_classes,
+        "recall": {str(k): v for k, v in result.recall.items()},
+        "test_paths": list(result.test.paths),
+        "linear_correct": result.linear.correct.astype(int).tolist(),
+        "knn_correct": result.knn.correct.astype(int).tolist(),
     }
 
 
-def _retrieval(config: ExperimentConfig, model_dir: Path, connections: str) -> dict:
-    """R@k of the pretrained backbone and of the same network at random initialisation."""
-    import torch
+def run_jobs(jobs: list[tuple[str, Any, Path]], parallel: int) -> list[dict]:
+    """Run ``(kind, config, out_dir)`` jobs, ``parallel`` at a time in worker processes,
+    with a progress bar; results in the order of ``jobs``."""
+    from tqdm.auto import tqdm
 
-    from imrkit.models import build_model, load_model
-    from imrkit.train.retrieval import retrieve
-
-    data = dataclasses.replace(config.finetune.data, root=config.data_root)
-    if config.finetune.run.threads:
-        torch.set_num_threads(config.finetune.run.threads)
-    torch.manual_seed(config.pretrain.run.seed)
-    random_init = build_model(config.pretrain.model.name, None, connections=connections)
-    results = {}
-    for name, model in (("pretrained", load_model(model_dir)), ("random init", random_init)):
-        recall = retrieve(model, data, ks=(1, 5, 10), device="cpu").recall
-        results[name] = {f"R@{k}": v for k, v in recall.items()}
-    return results
-
-
-def _run_all(jobs: list[tuple[str, Any, Path]], parallel: int) -> list[RunSummary]:
-    """Run ``(kind, config, out_dir)`` jobs, ``parallel`` at a time in worker processes."""
+    bar = tqdm(total=len(jobs), desc="experiment runs", unit="run")
     if parallel <= 1 or len(jobs) <= 1:
-        return [_run_once(*job) for job in jobs]
+        results = []
+        for job in jobs:
+            results.append(run_job(*job))
+            bar.update()
+        bar.close()
+        return results
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # Spawned, not forked: a fresh interpreter per worker, no inherited torch/OpenMP state.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(parallel, len(jobs)), mp_context=context) as pool:
-        return list(pool.map(_run_once, *zip(*jobs, strict=True)))
-
-
-def run_experiment(config: ExperimentConfig) -> ExperimentResults:
-    """Run every arm (see the module docstring); returns and writes the results."""
-    started = time.perf_counter()
-    out = Path(config.out_dir)
-    runs = out / "runs"
-    modes = ["full"] + ([config.ablation] if config.ablation else [])
-    connections = {
-        mode: config.pretrain.model.connections if mode == "full" else mode for mode in modes
-    }
-    pretrained = dict(
-        zip(
-            modes,
-            _run_all(
-                [
-                    (
-                        "pretrain",
-                        _pretrain_config(config, connections[mode]),
-                        runs / f"pretrain_{mode}",
-                    )
-                    for mode in modes
-                ],
-                config.parallel_runs,
-            ),
-            strict=True,
-        )
-    )
-    pretraining = {
-        mode: {k: v for k, v in summary.metrics.items() if k in ("loss", "seconds", "step")}
-        for mode, summary in pretrained.items()
-    }
-    jobs, keys = [], []
-    for mode in modes:
-        seeds = config.seeds if mode == "full" else config.seeds[: config.ablation_seeds]
-        for arm, source in (("pretrained", pretrained[mode].model_dir), ("scratch", None)):
-            for seed in seeds:
-                keys.append((mode, arm, seed, source is not None))
-                jobs.append(
-                    (
-                        "finetune",
-                        _finetune_config(config, connections[mode], seed, source),
-                        runs / f"finetune_{mode}_{arm}_seed{seed}",
-                    )
-                )
-    arms: dict[str, dict[str, Any]] = {}
-    for (mode, arm, seed, from_pretrained), summary in zip(
-        keys, _run_all(jobs, config.parallel_runs), strict=True
-    ):
-        entry = arms.setdefault(
-            f"{mode} / {arm}",
-            {"connections": connections[mode], "pretrained": from_pretrained, "runs": []},
-        )
-        entry["runs"].append({"seed": seed, **summary.metrics})
-    for entry in arms.values():
-        entry["top1"] = _spread([r["test_top1"] for r in entry["runs"]])
-        entry["top5"] = _spread([r["test_top5"] for r in entry["runs"]])
-    retrieval: dict[str, dict[str, float]] = {}
-    if config.retrieval:
-        retrieval = _retrieval(config, pretrained["full"].model_dir, connections["full"])
-    results = ExperimentResults(
-        out, arms, retrieval, pretraining, time.perf_counter() - started, ""
-    )
-    results.markdown = format_markdown(config, results)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.md").write_text(results.markdown)
-    (out / "results.json").write_text(
-        json.dumps(
-            {
-                "config": to_dict(config),
-                "arms": arms,
-                "retrieval": retrieval,
-                "pretraining": pretraining,
-                "seconds": results.seconds,
-                "machine": _machine(),
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+        futures = [pool.submit(run_job, *job) for job in jobs]
+        for future in futures:
+            future.add_done_callback(lambda _: bar.update())
+        results = [future.result() for future in futures]
+    bar.close()
     return results
 
 
-def _machine() -> dict:
-    from imrkit.bench.commands import machine_info
-
-    return machine_info()
+# --------------------------------------------------------------------------- the suite
 
 
-def _run_minutes(results: ExperimentResults) -> float:
-    """Minutes the runs took when they ran, summed (reused runs keep their first time)."""
-    seconds = sum(p.get("seconds", 0.0) for p in results.pretraining.values())
-    seconds += sum(r.get("seconds", 0.0) for arm in results.arms.values() for r in arm["runs"])
-    return seconds / 60
+def run_experiment(config: ExperimentConfig) -> ExperimentResults:
+    """Run every arm of ``config.suite`` for every seed (see the module docstring), write
+    ``results.json``, ``results.md`` and ``results.png`` and return them."""
+    from imrkit.train.experiment_report import build_record, format_markdown, save_figure
 
-
-def format_markdown(config: ExperimentConfig, results: ExperimentResults) -> str:
-    """The results table: test top-1/top-5 (3 crops) per arm, mean +- std over seeds."""
-    finetune, pretrain = config.finetune, config.pretrain
-    lines = [
-        "# imrkit experiment: pretraining vs scratch",
-        "",
-        f"Data: `{config.data_root}`, {config.labelled_fraction:g} of the training list "
-        f"labelled; model `{pretrain.model.name}`, {finetune.data.transform.crop_size}px "
-        f"crops, {finetune.data.num_gops} GOPs. Pretext `{pretrain.pretext.name}` "
-        f"{pretrain.optim.epochs} epochs on the unlabeled training videos; finetuning "
-        f"{finetune.optim.epochs} epochs; test = {finetune.eval.views} crops, averaged "
-        f"softmax. Seeds: {list(config.seeds)}. The runs took {_run_minutes(results):.1f} "
-        f"min ({config.parallel_runs} at a time); this call took {results.seconds / 60:.1f} "
-        "min (runs finished earlier with the same configuration are reused).",
-        "",
-        "| arm | connections | test top-1 (%) | test top-5 (%) | per seed top-1 (%) |",
-        "|---|---|---|---|---|",
-    ]
-    for name, arm in results.arms.items():
-        top1, top5 = arm["top1"], arm["top5"]
-        seeds = ", ".join(f"{100 * r['test_top1']:.1f}" for r in arm["runs"])
-        lines.append(
-            f"| {name.split(' / ')[1]} | {arm['connections']} | "
-            f"{100 * top1['mean']:.1f} +- {100 * top1['std']:.1f} | "
-            f"{100 * top5['mean']:.1f} +- {100 * top5['std']:.1f} | {seeds} |"
-        )
-    for mode in results.pretraining:
-        pre = results.arms.get(f"{mode} / pretrained")
-        scratch = results.arms.get(f"{mode} / scratch")
-        if pre and scratch:
-            gains = [
-                a["test_top1"] - b["test_top1"]
-                for a, b in zip(pre["runs"], scratch["runs"], strict=True)
+    started = time.perf_counter()
+    out = Path(config.out_dir)
+    runs = out / "runs"
+    pretrained_arms = [arm for arm in config.arms if arm.pretext]
+    pretrain_keys = [(arm, seed) for arm in pretrained_arms for seed in config.seeds]
+    pretrain_dirs = {
+        (arm.name, seed): runs / f"pretrain_{_slug(arm.name)}_seed{seed}"
+        for arm, seed in pretrain_keys
+    }
+    pretraining = run_jobs(
+        [
+            (
+                "pretrain",
+                PretrainJob(pretrain_config(config, arm, seed), labelled_data(config, seed)),
+                pretrain_dirs[arm.name, seed],
+            )
+            for arm, seed in pretrain_keys
+        ],
+        config.parallel_runs,
+    )
+    jobs, keys = [], []
+    for arm in config.arms:
+        for seed in config.seeds:
+            model_dir = pretrain_dirs[arm.name, seed] / "model" if arm.pretext else None
+            finetune = finetune_config(config, arm, seed, model_dir)
+            frozen = FrozenJob(
+                model=finetune.model,
+                model_dir=str(model_dir or ""),
+                seed=seed,
+                data=labelled_data(config, seed),
+                probe=config.probe,
+                threads=config.finetune.run.threads,
+            )
+            stem = f"{_slug(arm.name)}_seed{seed}"
+            jobs += [
+                ("finetune", finetune, runs / f"finetune_{stem}"),
+                ("frozen", frozen, runs / f"frozen_{stem}"),
             ]
-            gain = _spread(gains)
-            lines.append("")
-            lines.append(
-                f"Paired gain of pretraining ({mode} connections): "
-                f"{100 * gain['mean']:+.1f} +- {100 * gain['std']:.1f} points top-1 "
-                f"(per seed: {', '.join(f'{100 * g:+.1f}' for g in gains)})."
-            )
-    if results.retrieval:
-        lines += [
-            "",
-            "Retrieval, test clips against training clips, no labels used "
-            "(centre view, cosine similarity):",
-            "",
-            "| backbone | R@1 (%) | R@5 (%) | R@10 (%) |",
-            "|---|---|---|---|",
-        ]
-        for name, recall in results.retrieval.items():
-            lines.append(
-                f"| {name} | "
-                + " | ".join(f"{100 * recall[k]:.1f}" for k in ("R@1", "R@5", "R@10"))
-                + " |"
-            )
-    return "\n".join(lines) + "\n"
+            keys += [(arm.name, seed, "finetune"), (arm.name, seed, "frozen")]
+    measured = dict(zip(keys, run_jobs(jobs, config.parallel_runs), strict=True))
+    for (arm, seed), metrics in zip(pretrain_keys, pretraining, strict=True):
+        measured[arm.name, seed, "pretrain"] = metrics
+    record = build_record(config, measured, time.perf_counter() - started)
+    markdown = format_markdown(record)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(record, indent=2) + "\n")
+    (out / "results.md").write_text(markdown)
+    save_figure(record, out / "results.png")
+    return ExperimentResults(out, record, markdown)
+
+
+def _slug(name: str) -> str:
+    return name.replace("/", "-").replace("+", "_")
 
 
 # --------------------------------------------------------------------------- demo
@@ -371,21 +480,21 @@ def run_demo(
     *,
     smoke: bool = False,
     notebooks: bool = True,
-    config_path: Path | None = None,
+    config_path: str | Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
 ):
-    """``imrkit demo``: sample data if missing, the experiment, then the notebooks."""
+    """``imrkit demo``: sample data if missing, the demo suite, then the notebooks."""
     from imrkit.config import load_config
     from imrkit.data.sample import ensure_sample
 
-    if config_path is None and smoke:
-        config_path = Path(__file__).resolve().parent.parent / "configs" / "experiment_smoke.toml"
+    if config_path is None:
+        config_path = "experiment_smoke" if smoke else "experiment_sample"
     data = ensure_sample(data)
     config = load_config(ExperimentConfig, config_path, list(overrides))
     config.data_root, config.out_dir = str(data), str(Path(out))
     results = run_experiment(config)
     print(results.markdown)
-    print(f"results in {Path(out) / 'results.md'} and results.json")
+    print(f"results in {Path(out) / 'results.md'}, results.json and results.png")
     if notebooks:
         _run_notebooks(Path(out), data)
     return results

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from imrkit.cli import main
-from imrkit.config import load_config
+from imrkit.config import load_config, resolve_config_path
 from imrkit.errors import ConfigError
-from imrkit.train.commands import resolve_config_path
 from imrkit.train.config import FinetuneConfig, PretrainConfig
 from imrkit.train.experiment import ExperimentConfig, run_experiment
 
@@ -41,8 +40,12 @@ def test_paper_presets_follow_the_spec():
 
 
 def test_bad_configs_are_errors(capsys):
-    with pytest.raises(ConfigError, match="no such file, nor a preset"):
+    with pytest.raises(ConfigError, match="no such file, nor a bundled config"):
         resolve_config_path("pretrain_nowhere")
+    with pytest.raises(ConfigError, match="optim.bogus"):
+        load_config(PretrainConfig, "pretrain_sample", {"optim.bogus": 1})
+    tuned = load_config(PretrainConfig, "pretrain_sample", {"optim.lr": 0.05, "run.out_dir": "x"})
+    assert (tuned.optim.lr, tuned.run.out_dir) == (0.05, "x")
     assert main(["pretrain", "--config", "pretrain_sample", "optim.bogus=1"]) == 2
     assert "unknown key" in capsys.readouterr().err
     assert main(["finetune", "--config", "finetune_sample", "optim.lr=fast"]) == 2
@@ -85,41 +88,62 @@ def test_evaluate_and_retrieve_commands(pretrained_run, sample_dataset, tmp_path
     assert (tmp_path / "r" / "retrieval.json").is_file()
 
 
+def test_suites_are_the_papers_tables():
+    from imrkit.pretext import PRETEXTS
+    from imrkit.train.experiment import SUITES
+
+    paper = {arm.name: arm for arm in SUITES["paper"]}
+    table3 = [a.pretext or "scratch" for a in paper.values() if a.table == "3"]
+    assert table3 == ["scratch", "pmsp", "ctp", "pmsp+ctp", "rotation", "aot", "infonce"]
+    assert all(a.connections == "full" for a in paper.values() if a.table == "3")
+    table1 = {a.connections for a in paper.values() if a.table == "1"} | {"full"}
+    assert table1 == {"full", "none", "unidirectional", "no_conv", "no_attention"}
+    assert all(not a.pretext for a in paper.values() if a.table == "1")  # scratch, as Table 1
+    for suite in SUITES.values():
+        assert all(arm.pretext in PRETEXTS for arm in suite if arm.pretext)
+        assert suite[0].name == "scratch"  # every comparison has its baseline
+    with pytest.raises(ConfigError, match="suite 'tables'"):
+        ExperimentConfig(suite="tables")
+    with pytest.raises(ConfigError, match="at least 2 seeds"):
+        ExperimentConfig(seeds=(0,))
+
+
 @pytest.mark.slow
-def test_experiment_at_toy_sizes(sample_dataset, tmp_path):
+def test_experiment_suite_in_smoke_mode(sample_dataset, tmp_path):
     config = load_config(
         ExperimentConfig,
-        resolve_config_path("experiment_smoke"),
-        [
-            f"data_root={json.dumps(str(sample_dataset))}",
-            f"out_dir={json.dumps(str(tmp_path))}",
-            "labelled_fraction=1.0",
-            "finetune.optim.epochs=1",
-            "finetune.eval.views=1",
-            "pretrain.run.threads=1",
-            "finetune.run.threads=1",
-        ],
+        "experiment_smoke",
+        {
+            "data_root": str(sample_dataset),
+            "unlabeled_root": "",  # the fixture has no pool: pretrain on the training list
+            "out_dir": str(tmp_path),
+            "pretrain.run.threads": 1,
+            "finetune.run.threads": 1,
+        },
     )
     results = run_experiment(config)
-    assert set(results.arms) == {
-        "full / pretrained",
-        "full / scratch",
-        "none / pretrained",
-        "none / scratch",
-    }
-    assert [r["seed"] for r in results.arms["full / scratch"]["runs"]] == [0, 1]
-    assert len(results.arms["none / scratch"]["runs"]) == 1
-    top1 = results.arms["full / pretrained"]["top1"]
-    assert 0.0 <= top1["min"] <= top1["mean"] <= top1["max"] <= 1.0
-    assert set(results.retrieval) == {"pretrained", "random init"}
+    assert list(results.arms) == ["scratch", "pmsp+ctp", "scratch/none"]
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["arms"]["full / scratch"]["top1"] == results.arms["full / scratch"]["top1"]
-    assert "| scratch | none |" in (tmp_path / "results.md").read_text()
+    for name, arm in saved["arms"].items():
+        for metric in ("finetune_top1", "linear_top1", "knn_top1"):
+            assert len(arm[metric]) == 2, (name, metric)  # one figure per seed, in %
+            assert all(0.0 <= value <= 100.0 for value in arm[metric])
+            summary = arm["summary"][metric]
+            assert summary["low"] <= summary["mean"] <= summary["high"]
+    assert saved["chance"] == pytest.approx(100 / saved["num_classes"])
+    assert saved["arms"]["pmsp+ctp"]["ctp_heldout"][0]["clips"] > 0
+    assert {c["b"] for c in saved["comparisons"]} == {"scratch", "scratch/none"}
+    assert [t["met"] in (True, False) for t in saved["targets"]] == [True] * 4
+    markdown = (tmp_path / "results.md").read_text()
+    assert "Chance:" in markdown and "| scratch/none |" in markdown
+    assert (tmp_path / "results.png").stat().st_size > 0
     # Run again: finished runs with the same configuration are reused, not retrained.
-    stamp = (tmp_path / "runs" / "pretrain_full" / "summary.json").stat().st_mtime_ns
+    stamp = (tmp_path / "runs" / "pretrain_pmsp_ctp_seed0" / "summary.json").stat().st_mtime_ns
     again = run_experiment(config)
-    assert again.arms["full / scratch"]["top1"] == results.arms["full / scratch"]["top1"]
-    assert (tmp_path / "runs" / "pretrain_full" / "summary.json").stat().st_mtime_ns == stamp
+    assert again.arms["scratch"]["finetune_top1"] == results.arms["scratch"]["finetune_top1"]
+    assert (
+        tmp_path / "runs" / "pretrain_pmsp_ctp_seed0" / "summary.json"
+    ).stat().st_mtime_ns == stamp
 
 
 def test_resume_flag():
