@@ -83,7 +83,8 @@ def check_00(record, data_dir):
     assert sizes["MPEG-4"] < sizes["JPEG frames"] < sizes["raw RGB"]
     assert sizes["raw RGB"] == record["num_frames"] * 64 * 64 * 3  # the sample is 64x64
     # Accumulated motion at P-frame 10 spans ten frames of motion, per-frame only one.
-    assert record["accumulated_motion_last_p"] > 2 * record["motion_last_p"] > 0
+    # (A frame may hold no motion at all: the actors pause, and the camera with them.)
+    assert record["accumulated_motion_last_p"] > max(2 * record["motion_last_p"], 0.1)
 
 
 def check_01(record, data_dir):
