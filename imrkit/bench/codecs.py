@@ -26,10 +26,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from imrkit.bench.loader import plain_decode
 
 CLIP_GOPS = 5
 CLIP_FRAMES = CLIP_GOPS * 12
@@ -60,9 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def encode_video(path: Path, frames: list[np.ndarray], codec: str) -> Path:
     """Encode ``frames`` with one of :data:`CODECS` (once; kept in the cache)."""
-    import av
-
-    from imrkit.codec.encode import encode_frames
+    from imrkit.codec.encode import encode_any, encode_frames
 
     if path.exists():
         return path
@@ -72,51 +71,17 @@ def encode_video(path: Path, frames: list[np.ndarray], codec: str) -> Path:
         encode_frames(frames, partial, container_format="mp4")
     else:
         encoder, options, b_frames, gop = CODECS[codec]
-        with av.open(str(partial), "w", format="mp4") as container:
-            stream = container.add_stream(encoder, rate=30)
-            stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
-            stream.pix_fmt = "yuv420p"
-            stream.codec_context.gop_size = gop
-            stream.codec_context.max_b_frames = b_frames
-            stream.options = options
-            stream.time_base = Fraction(1, 30)
-            for index, rgb in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                frame.pts = index
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-            for packet in stream.encode(None):
-                container.mux(packet)
+        encode_any(
+            frames,
+            partial,
+            codec=encoder,
+            gop_size=gop,
+            b_frames=b_frames,
+            options=options,
+            container_format="mp4",
+        )
     partial.rename(path)
     return path
-
-
-def plain_clip(path: Path, start_gop: int, reuse_reformatter: bool) -> list[np.ndarray]:
-    """The clip's 60 frames as RGB with nothing but PyAV: seek, decode, convert."""
-    import av
-    from av.video.reformatter import VideoReformatter
-
-    from imrkit.codec.container import StreamTiming
-
-    first = start_gop * 12
-    reformatter = VideoReformatter() if reuse_reformatter else None
-    frames = []
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.codec_context.thread_count = 1
-        timing = StreamTiming.of(stream)
-        if first:
-            container.seek(timing.pts(first), backward=True, any_frame=False, stream=stream)
-        for frame in container.decode(stream):
-            if timing.index(frame.pts) < first:
-                continue
-            if reformatter is None:
-                frames.append(frame.to_ndarray(format="rgb24"))
-            else:
-                frames.append(reformatter.reformat(frame, format="rgb24").to_ndarray())
-            if len(frames) == CLIP_FRAMES:
-                break
-    return frames
 
 
 def best_times(methods: dict, repeats: int) -> dict:
@@ -136,7 +101,7 @@ def residual_ratio(path: Path) -> float:
     from imrkit.codec.reader import read_clip
 
     clip = read_clip(path, 0, CLIP_GOPS)
-    frames = plain_clip(path, 0, reuse_reformatter=True)
+    frames = plain_decode(path, 0, reuse_reformatter=True)
     positions = clip.frame_indices[clip.frame_types == "P"]
     difference = np.stack([frames[i].astype(np.int16) - frames[i - 1] for i in positions])
     return float(np.mean(clip.residual.astype(np.float64) ** 2) / np.mean(difference**2.0))
@@ -179,8 +144,8 @@ def run(args: argparse.Namespace) -> dict:
         seconds = best_times(
             {
                 "read_clip": lambda p=path: read_clip(p, 0, CLIP_GOPS),
-                "pyav_rgb": lambda p=path: plain_clip(p, 0, False),
-                "pyav_rgb_reused": lambda p=path: plain_clip(p, 0, True),
+                "pyav_rgb": lambda p=path: plain_decode(p, 0, False),
+                "pyav_rgb_reused": lambda p=path: plain_decode(p, 0, True),
             },
             repeats,
         )

@@ -180,14 +180,21 @@ def _open_at(path: Path, start_gop: int):
 
 
 def plain_decode(path: Path, start_gop: int, reuse_reformatter: bool = False) -> list:
-    """The clip's 60 frames as RGB arrays with nothing but PyAV."""
+    """The clip's 60 frames as RGB arrays with nothing but PyAV: seek to the keyframe at or
+    before the clip, decode, drop the frames before it (none with 12-frame GOPs), convert."""
     from av.video.reformatter import VideoReformatter
 
+    from imrkit.codec.container import StreamTiming
+
+    first = start_gop * 12
     reformatter = VideoReformatter() if reuse_reformatter else None
     frames = []
     container, stream = _open_at(path, start_gop)
     with container:
+        timing = StreamTiming.of(stream)
         for frame in container.decode(stream):
+            if timing.index(frame.pts) < first:
+                continue
             if reformatter is None:
                 frames.append(frame.to_ndarray(format="rgb24"))
             else:

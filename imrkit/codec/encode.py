@@ -112,3 +112,46 @@ def encode_frames(
         for packet in stream.encode(None):
             container.mux(packet)
     return path
+
+
+def encode_any(
+    frames: Iterable[np.ndarray],
+    path: str | os.PathLike,
+    *,
+    codec: str,
+    gop_size: int,
+    b_frames: int = 0,
+    options: dict[str, str] | None = None,
+    fps: int = 30,
+    container_format: str | None = None,
+) -> Path:
+    """Encode RGB uint8 frames with any PyAV encoder and GOP structure (H.264, MPEG-2,
+    MPEG-4 with B-frames, HEVC, VP9, ...): the videos datasets are distributed as, which
+    the tests and ``imrkit bench codecs`` generate. imrkit's own layout is
+    :func:`encode_frames`.
+
+    Args:
+        codec: FFmpeg encoder name (``"h264"``, ``"mpeg2video"``, ``"hevc"``, ...).
+        gop_size: keyframe interval; ``b_frames``: at most this many B-frames in a row.
+        options: encoder options (``{"bf": "2", "x264-params": "scenecut=0"}``, ...).
+    """
+    path = Path(path)
+    frames = [np.ascontiguousarray(rgb, dtype=np.uint8) for rgb in frames]
+    if not frames:
+        raise ValueError(f"{path}: no frames to encode")
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = gop_size
+        stream.codec_context.max_b_frames = b_frames
+        stream.options = dict(options or {})
+        stream.time_base = Fraction(1, fps)
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 
 import av
 import numpy as np
 import pytest
 
-from imrkit.codec.encode import encode_frames
+from imrkit.codec.encode import encode_any, encode_frames
 from imrkit.codec.inspect import inspect_frames
 from imrkit.codec.reader import probe, read_clip
 from imrkit.errors import (
@@ -24,28 +23,12 @@ from imrkit.errors import (
 
 def encode_with(path, frames, codec="mpeg4", b_frames=0, gop_size=12):
     """Encode with settings imrkit does not write (B-frames, another codec or GOP size)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=30)
-        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
-        stream.codec_context.gop_size = gop_size
-        stream.codec_context.max_b_frames = b_frames
-        stream.options = {"bf": str(b_frames), "g": str(gop_size), "sc_threshold": "1000000000"}
-        if codec == "h264":
-            stream.options = {
-                "bf": str(b_frames),
-                "g": str(gop_size),
-                "sc_threshold": "0",
-                "x264-params": "scenecut=0",
-            }
-        stream.time_base = Fraction(1, 30)
-        for index, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
+    options = {"bf": str(b_frames), "g": str(gop_size), "sc_threshold": "1000000000"}
+    if codec == "h264":
+        options.update(sc_threshold="0", **{"x264-params": "scenecut=0"})
+    return encode_any(
+        frames, path, codec=codec, gop_size=gop_size, b_frames=b_frames, options=options
+    )
 
 
 def audio_only(path):

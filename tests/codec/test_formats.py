@@ -4,14 +4,13 @@ generated videos."""
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import av
 import numpy as np
 import pytest
 
 import imrkit.codec.decoder as decoder_module
 from imrkit.codec.container import CORRUPT_HINT, open_video
+from imrkit.codec.encode import encode_any
 from imrkit.codec.inspect import inspect_frames
 from imrkit.codec.reader import probe, read_clip
 from imrkit.codec.transcode import open_source
@@ -38,21 +37,7 @@ RESIDUAL_RATIO = {"h264_long": 0.1, "h264_b": 0.1, "mpeg2_b": 0.4, "mpeg4_b": 0.
 
 
 def encode(path, frames, codec, options, b_frames, gop):
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=30)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.codec_context.gop_size = gop
-        stream.codec_context.max_b_frames = b_frames
-        stream.options = options
-        stream.time_base = Fraction(1, 30)
-        for index, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
+    return encode_any(frames, path, codec=codec, gop_size=gop, b_frames=b_frames, options=options)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import av
 import numpy as np
 import pytest
 
@@ -10,38 +9,6 @@ import imrkit
 from imrkit.codec.reader import P_POSITIONS, CompressedClip, probe, read_clip
 
 MB = 16  # macroblock side of MPEG-4 Part 2
-
-
-def plain_decode(path, count=None) -> np.ndarray:
-    """RGB frames decoded by plain PyAV from the start, T x H x W x 3."""
-    frames = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            if count is not None and len(frames) == count:
-                break
-    return np.stack(frames)
-
-
-def macroblock_masks(height, width, corner, previous_corner, side):
-    """(inside, background): macroblocks fully inside the sprite in this frame, and
-    macroblocks touching the sprite in neither this frame nor the reference frame."""
-    inside = np.zeros((height, width), bool)
-    background = np.zeros((height, width), bool)
-    (x, y), (px, py) = corner, previous_corner
-    for top in range(0, height, MB):
-        for left in range(0, width, MB):
-            block = (slice(top, top + MB), slice(left, left + MB))
-            if x <= left and left + MB <= x + side and y <= top and top + MB <= y + side:
-                inside[block] = True
-            touches = (
-                left < max(x, px) + side
-                and min(x, px) < left + MB
-                and top < max(y, py) + side
-                and min(y, py) < top + MB
-            )
-            background[block] = not touches
-    return inside, background
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +35,12 @@ def test_layouts_indices_and_types(sprite_clip):
     assert clip.num_decoded == 3 * 11  # frames after position 10 are never decoded
 
 
-def test_sprite_motion_is_known_displacement(sprite_video, sprite_clip):
+def test_sprite_motion_is_known_displacement(sprite_video, sprite_clip, synthetic):
     p_indices = sprite_clip.frame_indices[sprite_clip.frame_types == "P"]
     checked_inside = 0
     for slot, index in enumerate(p_indices):
-        inside, background = macroblock_masks(
-            96, 128, sprite_video.sprite_xy[index], sprite_video.sprite_xy[index - 1], 48
+        inside, background = synthetic.sprite_masks(
+            sprite_video.sprite_xy[index], sprite_video.sprite_xy[index - 1]
         )
         motion = sprite_clip.motion[slot]
         assert inside.any() and background.any()
@@ -96,30 +63,30 @@ def energy(values) -> float:
     return float(np.mean(np.asarray(values, np.float64) ** 2))
 
 
-def test_residual_of_translation_is_far_below_frame_difference(pan_video, sprite_video):
+def test_residual_of_translation_is_far_below_frame_difference(pan_video, sprite_video, synthetic):
     clip = read_clip(pan_video.path, 0, 3)
-    decoded = plain_decode(pan_video.path)
+    decoded = synthetic.plain_decode(pan_video.path)
     p_indices = clip.frame_indices[clip.frame_types == "P"]
     difference = decoded[p_indices].astype(np.int16) - decoded[p_indices - 1]
     assert energy(clip.residual) < 0.05 * energy(difference)
 
     # The sprite: on its macroblocks (block edges straddling it are the codec's problem).
     clip = read_clip(sprite_video.path, 0, 3)
-    decoded = plain_decode(sprite_video.path)
+    decoded = synthetic.plain_decode(sprite_video.path)
     residuals, differences = [], []
     for slot, index in enumerate(clip.frame_indices[clip.frame_types == "P"]):
-        inside, _ = macroblock_masks(
-            96, 128, sprite_video.sprite_xy[index], sprite_video.sprite_xy[index - 1], 48
+        inside, _ = synthetic.sprite_masks(
+            sprite_video.sprite_xy[index], sprite_video.sprite_xy[index - 1]
         )
         residuals.append(clip.residual[slot][inside])
         differences.append(decoded[index][inside].astype(np.int16) - decoded[index - 1][inside])
     assert energy(np.concatenate(residuals)) < 0.05 * energy(np.concatenate(differences))
 
 
-def test_residual_is_current_minus_shifted_reference(pan_video):
+def test_residual_is_current_minus_shifted_reference(pan_video, synthetic):
     """For a whole-pixel pan the prediction is the reference shifted: check it exactly."""
     clip = read_clip(pan_video.path, 0, 1)
-    decoded = plain_decode(pan_video.path, count=12)
+    decoded = synthetic.plain_decode(pan_video.path, count=12)
     dx, dy = pan_video.displacement  # content moves by (dx, dy): pred(y, x) = ref(y-dy, x-dx)
     for slot, index in enumerate(clip.frame_indices[1:]):
         reference = decoded[index - 1].astype(np.int16)
@@ -129,17 +96,17 @@ def test_residual_is_current_minus_shifted_reference(pan_video):
         np.testing.assert_array_equal(clip.residual[slot], expected)
 
 
-def test_residual_plus_prediction_rebuilds_the_frame(sprite_video, sprite_clip):
+def test_residual_plus_prediction_rebuilds_the_frame(sprite_video, sprite_clip, synthetic):
     """residual = current - prediction exactly: where motion is zero, prediction = ref."""
-    decoded = plain_decode(sprite_video.path)
+    decoded = synthetic.plain_decode(sprite_video.path)
     index = sprite_clip.frame_indices[1]  # first sampled P-frame
     static = np.all(sprite_clip.motion[0] == 0, axis=-1)
     rebuilt = decoded[index - 1].astype(np.int16) + sprite_clip.residual[0]
     np.testing.assert_array_equal(rebuilt[static], decoded[index][static])
 
 
-def test_iframes_match_plain_pyav(sprite_video, sprite_clip):
-    decoded = plain_decode(sprite_video.path)
+def test_iframes_match_plain_pyav(sprite_video, sprite_clip, synthetic):
+    decoded = synthetic.plain_decode(sprite_video.path)
     np.testing.assert_array_equal(sprite_clip.iframes, decoded[[0, 12, 24]])
 
 
@@ -187,7 +154,7 @@ def test_bad_p_positions(sprite_video, bad):
         read_clip(sprite_video.path, 0, 1, p_positions=bad)
 
 
-def test_late_clip_seeks_and_equals_sequential_read(long_video):
+def test_late_clip_seeks_and_equals_sequential_read(long_video, synthetic):
     late = read_clip(long_video, 40, 2)
     # Seeking lands on GOP 40's I-frame: only the clip's own frames are decoded.
     assert late.num_decoded == 2 * 11
@@ -197,7 +164,7 @@ def test_late_clip_seeks_and_equals_sequential_read(long_video):
     np.testing.assert_array_equal(late.iframes, sequential.iframes[40:])
     np.testing.assert_array_equal(late.motion, sequential.motion[200:])
     np.testing.assert_array_equal(late.residual, sequential.residual[200:])
-    decoded = plain_decode(long_video, count=493)
+    decoded = synthetic.plain_decode(long_video, count=493)
     np.testing.assert_array_equal(late.iframes, decoded[[480, 492]])
 
 

@@ -9,7 +9,6 @@ import re
 import nbformat
 import pytest
 import zmq
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from imrkit.notebook_runner import (
     INDEX_FILE,
@@ -19,25 +18,9 @@ from imrkit.notebook_runner import (
     run_notebooks,
 )
 
-PARAMETERS = "OUT_DIR = ''\nDATA_DIR = ''\nSMOKE = True\n"
-
-
-def write_notebook(path, *cells):
-    notebook = new_notebook()
-    parameters = new_code_cell(PARAMETERS)
-    parameters.metadata["tags"] = ["parameters"]
-    notebook.cells = [new_markdown_cell("# test"), parameters, *map(new_code_cell, cells)]
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, path)
-    return path
-
 
 @pytest.fixture
-def notebooks(tmp_path):
+def notebooks(tmp_path, write_notebook):
     folder = tmp_path / "notebooks"
     folder.mkdir()
     write_notebook(
@@ -54,7 +37,9 @@ def notebooks(tmp_path):
 
 
 @pytest.mark.notebooks
-def test_a_hanging_cell_becomes_an_error_naming_the_notebook_and_the_cell(notebooks, tmp_path):
+def test_a_hanging_cell_becomes_an_error_naming_the_notebook_and_the_cell(
+    notebooks, tmp_path, write_notebook
+):
     write_notebook(notebooks / "02_hang.ipynb", "x = 1", "import time\ntime.sleep(3600)")
     with pytest.raises(NotebookExecutionError) as caught:
         run_notebooks(tmp_path / "out", directory=notebooks, notebooks=["02"], cell_timeout=3)
@@ -92,7 +77,7 @@ def test_key_numbers_keeps_scalars_and_one_level_of_dicts():
 
 
 @pytest.mark.notebooks
-def test_the_browser_figure_reaches_its_output_widget_as_state(tmp_path):
+def test_the_browser_figure_reaches_its_output_widget_as_state(tmp_path, write_notebook):
     """The display path that avoids the hang: the figure is the Output widget's state."""
     folder = tmp_path / "notebooks"
     folder.mkdir()

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from imrkit import notebook_runner
 from imrkit.errors import ConfigError
@@ -24,22 +23,8 @@ from imrkit.notebook_runner import (
 PARAMETERS = "OUT_DIR = ''\nDATA_DIR = ''\nSMOKE = True\nSCALE = 2  # a number\nNAME = 'x'\n"
 
 
-def write_notebook(path, *cells):
-    notebook = new_notebook()
-    parameters = new_code_cell(PARAMETERS)
-    parameters.metadata["tags"] = ["parameters"]
-    notebook.cells = [new_markdown_cell("# test"), parameters, *map(new_code_cell, cells)]
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, path)
-    return path
-
-
 @pytest.fixture
-def notebooks(tmp_path):
+def notebooks(tmp_path, write_notebook):
     folder = tmp_path / "notebooks"
     folder.mkdir()
     write_notebook(
@@ -49,10 +34,12 @@ def notebooks(tmp_path):
         "{'python': sys.executable, 'scale': SCALE, 'smoke': SMOKE, 'name': NAME}))",
         "%matplotlib inline\nfrom imrkit import viz\n"
         "figure = viz.new_figure(2, 2)\nfigure.subplots().plot([0, 1])\nfigure",
+        parameters=PARAMETERS,
     )
     write_notebook(
         folder / "01_second.ipynb",
         "import pathlib\nassert pathlib.Path(OUT_DIR, 'first.json').is_file()",
+        parameters=PARAMETERS,
     )
     (folder / "scratch.ipynb").write_text("not numbered, never run")
     return folder
@@ -120,8 +107,13 @@ def test_full_mode_passes_the_full_scale_values(notebooks, tmp_path, monkeypatch
 
 
 @pytest.mark.notebooks
-def test_a_failing_cell_names_the_notebook_and_the_cell(notebooks, tmp_path):
-    write_notebook(notebooks / "02_broken.ipynb", "x = 1", "raise ValueError('no motion')")
+def test_a_failing_cell_names_the_notebook_and_the_cell(notebooks, tmp_path, write_notebook):
+    write_notebook(
+        notebooks / "02_broken.ipynb",
+        "x = 1",
+        "raise ValueError('no motion')",
+        parameters=PARAMETERS,
+    )
     with pytest.raises(NotebookExecutionError) as caught:
         run_notebooks(tmp_path / "out", directory=notebooks, notebooks=["02"])
     error = caught.value
