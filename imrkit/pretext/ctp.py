@@ -315,17 +315,16 @@ def evaluate_ctp(
     device = next(pretext.parameters()).device
     correct = torch.zeros(pretext.num_types)
     count = torch.zeros(pretext.num_types)
-    clips = [dataset[index] for index in range(len(dataset))]
-    clips = [clip for clip in clips if clip is not None]
     for _ in range(passes):
-        order = torch.randperm(len(clips), generator=generator).tolist()
+        order = torch.randperm(len(dataset), generator=generator).tolist()
         for start in range(0, len(order) - 1, batch_size):
-            chosen = order[start : start + batch_size]
-            if len(chosen) < 2:  # a 'random' partner needs a second clip
+            # Read batch by batch (never the whole set in memory); unreadable clips drop out.
+            batch = collate_clips([dataset[i] for i in order[start : start + batch_size]])
+            size = len(batch.get("iframes", ()))
+            if size < 2:  # a 'random' partner needs a second clip
                 continue
-            batch = collate_clips([clips[i] for i in chosen])
             batch = {name: batch[name].to(device) for name in STREAMS}
-            labels = sample_correspondence_labels(len(chosen), pretext.num_types, generator)
+            labels = sample_correspondence_labels(size, pretext.num_types, generator)
             transformed = apply_correspondence(batch, labels, generator)
             embedding = ctp_embedding(
                 pretext.backbone, *streams(transformed), pooling=pretext.ctp_pooling
