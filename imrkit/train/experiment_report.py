@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from imrkit.bench.commands import machine_info
 from imrkit.config import to_dict
 from imrkit.train.stats import (
     clip_groups,
@@ -68,7 +69,7 @@ def build_record(config, measured: Mapping, seconds: float) -> dict[str, Any]:
     first = measured[config.arms[0].name, seeds[0], "finetune"]
     paths = first["test_paths"]
     groups = clip_groups(paths)
-    num_classes = int(first.get("num_classes", 0)) or _num_classes(measured)
+    num_classes = _num_classes(measured)
     correct: dict[tuple[str, str], np.ndarray] = {}
     arms: dict[str, dict[str, Any]] = {}
     for arm in config.arms:
@@ -113,13 +114,14 @@ def build_record(config, measured: Mapping, seconds: float) -> dict[str, Any]:
         "comparisons": comparisons,
         "seconds": seconds,
         "config": to_dict(config),
-        "machine": _machine(),
+        "machine": machine_info(),
     }
     record["targets"] = evaluate_targets(record)
     return record
 
 
 def _num_classes(measured: Mapping) -> int:
+    """The class count the frozen protocols saw (finetuning metrics do not record it)."""
     for (_, _, kind), metrics in measured.items():
         if kind == "frozen" and "num_classes" in metrics:
             return int(metrics["num_classes"])
@@ -196,12 +198,6 @@ def evaluate_targets(record: dict) -> list[dict[str, Any]]:
                 }
             )
     return targets
-
-
-def _machine() -> dict:
-    from imrkit.bench.commands import machine_info
-
-    return machine_info()
 
 
 # --------------------------------------------------------------------------- markdown
