@@ -15,6 +15,9 @@ bitstream, and how it learns it:
   refers to them: their packets are held back, and dropped if the next packet is a
   keyframe (an MPEG-4 GOP-12 file decodes 11 frames per GOP); inside a long GOP they are
   decoded after all. Only the frames a stream needs are converted to RGB.
+- Output grid. Without views the streams are full frames. With
+  :class:`imrkit.codec.crop.OutputView` s they are written straight onto each view's grid
+  (motion resampled from the cells, residual computed inside the boxes only).
 """
 
 from __future__ import annotations
@@ -27,15 +30,16 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from imrkit.codec.container import CORRUPT_HINT, StreamTiming
+from imrkit.codec.crop import OutputView, crop_resize_into, resample_motion, union_region
 from imrkit.codec.motion import BlockMotion, MotionAccumulator
 from imrkit.codec.pictures import (
     SINGLE_REFERENCE_CODECS,
     ZERO_B_VECTOR_CODECS,
-    frame_vectors,
     h264_is_reference,
     h264_length_size,
     is_anchor,
     luma,
+    motion_side_data,
     picture_type,
 )
 from imrkit.codec.references import MAX_REFERENCE_DISTANCE, Candidate, frame_motion, padded_luma
@@ -55,9 +59,18 @@ class _Picture:
     index: int
     kind: str
     frame: av.VideoFrame
-    vectors: np.ndarray | None
+    side_data: object | None  # the frame's MOTION_VECTORS side data
     is_reference: bool = True
     _luma: np.ndarray | None = None
+    _vectors: np.ndarray | None = None
+
+    @property
+    def vectors(self) -> np.ndarray | None:
+        """The block vectors (PyAV's structured array), converted on first use: most
+        decoded frames are never sampled, and the conversion costs as much as a resize."""
+        if self._vectors is None and self.side_data is not None:
+            self._vectors = self.side_data.to_ndarray()
+        return self._vectors
 
     def padded_luma(self) -> np.ndarray:
         if self._luma is None:
@@ -74,6 +87,8 @@ class SegmentDecoder:
         p_positions: sampled positions within a segment.
         accumulate: trace motion and residual back to the segment's first frame.
         gop_size: frames per segment.
+        views: write the streams on these output grids (all of one size) instead of full
+            frames: arrays get a leading view axis V.
     """
 
     def __init__(
@@ -84,6 +99,7 @@ class SegmentDecoder:
         p_positions: tuple[int, ...],
         accumulate: bool,
         gop_size: int,
+        views: tuple[OutputView, ...] = (),
     ):
         self.path, self.container, self.stream = path, container, stream
         self.p_positions, self.accumulate, self.gop_size = p_positions, accumulate, gop_size
@@ -109,17 +125,42 @@ class SegmentDecoder:
             self.accumulator = MotionAccumulator(self.height, self.width)
         else:
             self.accumulator, self.compensator = None, MotionCompensator(self.height, self.width)
+        self.views = views
+        if views:
+            self.region = union_region(views)
+            # The views' boxes relative to the region where residuals are computed.
+            self.region_views = [
+                OutputView(
+                    v.top - self.region[0].start,
+                    v.left - self.region[1].start,
+                    v.height,
+                    v.width,
+                    v.size,
+                    v.flip,
+                )
+                for v in views
+            ]
         self.frame_indices: list[int] = []
         self.frame_types: list[str] = []
         self.coded_types: list[str] = []
         self.segments_done = 0
         self.num_decoded = 0
 
+    def finish(self) -> None:
+        """Complete the arrays once every segment is read (the views' batched motion)."""
+        if self.views and self.accumulator is None:
+            for view, motion in zip(self.views, self.motion, strict=True):
+                resample_motion(self.block_motions, view, motion)
+
     def allocate(self, num_segments: int) -> None:
         height, width, num_p = self.height, self.width, len(self.p_positions)
-        self.iframes = np.empty((num_segments, height, width, 3), np.uint8)
-        self.motion = np.empty((num_segments * num_p, height, width, 2), np.float32)
-        self.residual = np.empty((num_segments * num_p, height, width, 3), np.int16)
+        if self.views:
+            height = width = self.views[0].size
+        lead = (len(self.views),) if self.views else ()
+        self.iframes = np.empty((*lead, num_segments, height, width, 3), np.uint8)
+        self.motion = np.empty((*lead, num_segments * num_p, height, width, 2), np.float32)
+        self.residual = np.empty((*lead, num_segments * num_p, height, width, 3), np.int16)
+        self.block_motions: list[BlockMotion] = []  # sampled frames', in clip order
 
     # -- one run of consecutive segments ------------------------------------------------
 
@@ -149,7 +190,7 @@ class SegmentDecoder:
     def _receive(self, index: int, frame: av.VideoFrame) -> None:
         """Keep a frame as a possible reference; process it (and waiting B-frames) when its
         references have all been output."""
-        picture = _Picture(index, picture_type(frame), frame, frame_vectors(frame))
+        picture = _Picture(index, picture_type(frame), frame, motion_side_data(frame))
         picture.is_reference = self.references.pop(frame.pts, True)
         self._check_vectors(picture)
         self.history[index] = picture
@@ -167,7 +208,7 @@ class SegmentDecoder:
     def _check_vectors(self, picture: _Picture) -> None:
         if picture.kind == "I" or picture.index < self.first:
             return
-        if picture.vectors is not None:
+        if picture.side_data is not None:
             self.vectorless_run = 0
             return
         self.vectorless_run += 1
@@ -213,7 +254,9 @@ class SegmentDecoder:
             return
         current = self.to_rgb.reformat(picture.frame, format="rgb24").to_ndarray()
         out = segment * len(self.p_positions) + slot
-        if self.accumulator is None:
+        if self.views:
+            self._write_views(out, current, motion, index, position)
+        elif self.accumulator is None:
             motion.dense(out=self.motion[out])
             self.compensator.set_reference(self._reference_rgb(index - 1, position - 1))
             self.compensator.residual(current, motion, out=self.residual[out])
@@ -226,9 +269,32 @@ class SegmentDecoder:
         self.frame_types.append("P")
         self.coded_types.append(picture.kind)
 
+    def _write_views(
+        self, out: int, current: np.ndarray, motion: BlockMotion, index: int, position: int
+    ) -> None:
+        """A sampled frame's motion and residual on every view's grid."""
+        if self.accumulator is None:
+            self.block_motions.append(motion)  # resampled in one batch by finish()
+            self.compensator.set_reference(self._reference_rgb(index - 1, position - 1))
+            residual = self.compensator.residual(current, motion, region=self.region)
+        else:  # accumulated motion exists per pixel only: trace it at full size, then crop
+            displacement = self.accumulator.displacement()
+            for view, slot in zip(self.views, self.motion[:, out], strict=True):
+                crop_resize_into(displacement, view, slot, view.motion_factors())
+            source = self.accumulator.source_index()[self.region]
+            residual = accumulated_residual(current[self.region], self._start_rgba(), source)
+        for view, slot in zip(self.region_views, self.residual[:, out], strict=True):
+            crop_resize_into(residual, view, slot)
+
     def _take_segment_start(self, segment: int, picture: _Picture) -> None:
-        self.start_rgb = self.iframes[segment]
-        self.start_rgb[...] = self.to_rgb.reformat(picture.frame, format="rgb24").to_ndarray()
+        rgb = self.to_rgb.reformat(picture.frame, format="rgb24").to_ndarray()
+        if self.views:
+            self.start_rgb = np.array(rgb)  # the next frame's reference (an own copy)
+            for view, slot in zip(self.views, self.iframes[:, segment], strict=True):
+                crop_resize_into(rgb, view, slot)
+        else:
+            self.start_rgb = self.iframes[segment]
+            self.start_rgb[...] = rgb
         self.start_rgba = None  # converted on demand
         if self.accumulator is not None:
             self.accumulator.reset()

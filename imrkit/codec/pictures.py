@@ -47,9 +47,14 @@ def is_anchor(kind: str) -> bool:
     return kind not in ("B", "BI")
 
 
+def motion_side_data(frame: av.VideoFrame):
+    """The frame's ``MOTION_VECTORS`` side data (PyAV ``MotionVectors``), or None."""
+    return frame.side_data.get("MOTION_VECTORS")
+
+
 def frame_vectors(frame: av.VideoFrame) -> np.ndarray | None:
     """The frame's ``MOTION_VECTORS`` side data as PyAV's structured array, or None."""
-    side_data = frame.side_data.get("MOTION_VECTORS")
+    side_data = motion_side_data(frame)
     return None if side_data is None else side_data.to_ndarray()
 
 

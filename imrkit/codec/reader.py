@@ -62,6 +62,12 @@ otherwise (a long GOP). Only the frames a stream needs are converted to RGB. The
 clip is the frames decoded, ``clip.num_decoded``: a clip inside a long GOP pays for the
 reference frames between the keyframe and its start (BENCHMARKS.md, codecs).
 
+**Straight onto the model's grid.** ``views=`` (:class:`imrkit.codec.crop.OutputView`: a crop
+box, an output size, a flip) returns one clip per view whose streams are already cropped,
+resized and flipped, motion rescaled: what ``read_clip`` + a transform give, computed where
+the data is smallest (:mod:`imrkit.codec.crop`). The dataset's compact pipeline reads this
+way.
+
 **Short videos.** By default a clip that runs past the last segment raises
 :class:`imrkit.errors.VideoTooShortError`. With ``loop=True`` segment indices wrap around
 (segment ``g`` reads segment ``g % usable``), so a 3-segment video yields the 5-segment clip
@@ -78,6 +84,7 @@ import av
 import numpy as np
 
 from imrkit.codec.container import CORRUPT_HINT, StreamTiming, open_video
+from imrkit.codec.crop import OutputView, check_views
 from imrkit.codec.decoder import SegmentDecoder
 from imrkit.codec.encode import GOP_SIZE
 from imrkit.codec.pictures import MOTION_VECTOR_CODECS
@@ -256,7 +263,8 @@ def read_clip(
     p_positions: Sequence[int] = P_POSITIONS,
     loop: bool = False,
     gop_size: int = GOP_SIZE,
-) -> CompressedClip:
+    views: Sequence[OutputView] | None = None,
+) -> CompressedClip | list[CompressedClip]:
     """Read a clip of consecutive segments straight from the compressed stream.
 
     Args:
@@ -269,9 +277,11 @@ def read_clip(
         p_positions: positions (1..gop_size-1) of the frames to sample within each segment.
         loop: wrap segment indices around a video shorter than the clip instead of raising.
         gop_size: frames per segment (12, as the model expects).
+        views: crops to read straight onto their output grids (all of one ``size``).
 
     Returns:
-        A :class:`CompressedClip` (see there for layouts).
+        A :class:`CompressedClip` (see there for layouts), or with ``views`` a list of them,
+        one per view, whose frames are ``size x size`` and whose motion is in output pixels.
 
     Raises:
         VideoNotFoundError, NotAVideoError, CorruptVideoError: unreadable file, damaged
@@ -309,25 +319,38 @@ def read_clip(
         context.options = {"flags2": "+export_mvs"}
         # One thread: clips are read in parallel by DataLoader workers instead.
         context.thread_count = 1
-        reader = SegmentDecoder(path, container, stream, p_positions, accumulate, gop_size)
+        views = tuple(views or ())
+        if views:
+            check_views(views, context.height, context.width, path)
+            if len({view.size for view in views}) > 1:
+                raise ValueError(f"views must share one output size, got {views}")
+        reader = SegmentDecoder(path, container, stream, p_positions, accumulate, gop_size, views)
         reader.allocate(len(segments))
         for run_start, run_length in _contiguous_runs(segments):
             reader.read_segments(run_start, run_length)
-    return CompressedClip(
-        path=path,
-        start_gop=start_gop,
-        num_gops=num_gops,
-        iframes=reader.iframes,
-        motion=reader.motion,
-        residual=reader.residual,
-        frame_indices=np.asarray(reader.frame_indices, np.int64),
-        frame_types=np.asarray(reader.frame_types),
-        gop_indices=np.asarray(segments, np.int64),
-        p_positions=p_positions,
-        accumulate=accumulate,
-        num_decoded=reader.num_decoded,
-        coded_types=np.asarray(reader.coded_types),
-    )
+        reader.finish()
+
+    def clip(iframes, motion, residual) -> CompressedClip:
+        return CompressedClip(
+            path=path,
+            start_gop=start_gop,
+            num_gops=num_gops,
+            iframes=iframes,
+            motion=motion,
+            residual=residual,
+            frame_indices=np.asarray(reader.frame_indices, np.int64),
+            frame_types=np.asarray(reader.frame_types),
+            gop_indices=np.asarray(segments, np.int64),
+            p_positions=p_positions,
+            accumulate=accumulate,
+            num_decoded=reader.num_decoded,
+            coded_types=np.asarray(reader.coded_types),
+        )
+
+    if not views:
+        return clip(reader.iframes, reader.motion, reader.residual)
+    streams = zip(reader.iframes, reader.motion, reader.residual, strict=True)
+    return [clip(iframes, motion, residual) for iframes, motion, residual in streams]
 
 
 def _count_frames(container, stream, path: str) -> int:

@@ -161,13 +161,13 @@ def test_scene_cut_i_frame_inside_a_segment(tmp_path, synthetic):
 
 def test_vanishing_vectors_raise_a_named_error(encoded, monkeypatch):
     calls = {"n": 0}
-    real = decoder_module.frame_vectors
+    real = decoder_module.motion_side_data
 
     def vanishing(frame):
         calls["n"] += 1
         return real(frame) if calls["n"] < 20 else None
 
-    monkeypatch.setattr(decoder_module, "frame_vectors", vanishing)
+    monkeypatch.setattr(decoder_module, "motion_side_data", vanishing)
     with pytest.raises(CorruptVideoError, match="motion vectors vanish at frame 19"):
         read_clip(encoded["h264_long"][0], 0, 3)
 
