@@ -81,9 +81,8 @@ def correspondence_cues(batch: dict) -> np.ndarray:
 
 
 def _clips(config, subset: str, mode: str = "eval", repeats: int = 1) -> dict:
-    import torch
-
-    from imrkit.data.dataset import build_dataset
+    from imrkit.data.dataset import build_dataset, collate_clips
+    from imrkit.transforms.compact import model_inputs
 
     dataset = build_dataset(config, subset, mode=mode, labelled=False)
     keys = [
@@ -92,8 +91,8 @@ def _clips(config, subset: str, mode: str = "eval", repeats: int = 1) -> dict:
         for i in range(len(dataset))
     ]
     clips = [dataset[key] for key in keys]
-    clips = [c for c in clips if c is not None]
-    return {k: torch.stack([c[k] for c in clips]) for k in ("iframes", "motion", "residual")}
+    batch = model_inputs(collate_clips(clips))
+    return {k: batch[k] for k in ("iframes", "motion", "residual")}
 
 
 def _draw(clips: dict, passes: int, seed: int, batch_size: int = 16):

@@ -5,12 +5,20 @@ Layers, each with one job:
 - :mod:`imrkit.data.splits` lists the videos of a split (paths and labels);
 - :func:`clip_start` picks the first GOP of a clip: random in training, the centre in
   evaluation;
-- :func:`imrkit.read_clip` decodes I-frames, motion vectors and residuals;
-- a transform from :mod:`imrkit.transforms` crops, flips and normalises the three streams;
+- a transform from :mod:`imrkit.transforms` draws the crops and flips (its geometry);
+- :func:`imrkit.read_clip` decodes I-frames, motion vectors and residuals, straight onto
+  those crops' output grids (the compact pipeline, the default) or as full frames that the
+  transform then crops, flips and normalises (``pipeline="reference"``);
 - :class:`CompressedVideoDataset` composes them, attaches the label and, for PMSP
   pretraining, the 27 PMSP labels computed *after* augmentation (crops and flips change
   where motion is);
 - :class:`EpochSampler` and :func:`collate_clips` make batches.
+
+**Compact samples.** By default samples are compact (:mod:`imrkit.transforms.compact`:
+uint8 I-frames, int8 motion and residual, channel-last, 7 MB instead of 28 at 224): they
+cross the DataLoader small, and :func:`imrkit.transforms.compact.model_inputs` normalises a
+batch on its device. Everything that consumes batches calls it; it passes float batches
+through, so both pipelines feed the same code.
 
 Randomness is reproducible whatever the number of workers and across resumes: the sampler
 yields ``(index, seed)`` pairs, a pure function of ``(seed, epoch)``, and the dataset draws the
@@ -34,10 +42,17 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from imrkit.data.processes import fresh_process_context
+from imrkit.data.processes import fresh_process_context, single_threaded_worker
 from imrkit.data.splits import VideoSplit, read_split
 from imrkit.errors import VideoError
-from imrkit.transforms import TransformConfig, eval_transform, test_views, train_transform
+from imrkit.transforms import (
+    ClipTransform,
+    EvalTransform,
+    TestTransform,
+    TrainTransform,
+    TransformConfig,
+)
+from imrkit.transforms.compact import Normalization, compact_streams
 
 STREAMS = ("iframes", "motion", "residual")
 
@@ -66,6 +81,9 @@ class DatasetConfig:
         timeout_s: how long to wait for a worker's batch before failing (workers > 0).
         cache: keep decoded videos in memory across epochs (per worker; costs roughly
             3.5 MB per 64x64 sample video of 6 GOPs): the sample data is decoded once.
+        pipeline: "compact" (read onto the crops, compact samples normalised on the
+            device) or "reference" (full frames, cropped and normalised in the worker:
+            float32 samples, the path the compact one is tested against).
     """
 
     root: str = "data/sample"
@@ -83,6 +101,7 @@ class DatasetConfig:
     num_workers: int = 2
     timeout_s: float = 300.0
     cache: bool = False
+    pipeline: Literal["compact", "reference"] = "compact"
 
 
 def load_split(config: DatasetConfig, subset: str, *, labelled: bool = True) -> VideoSplit:
@@ -182,19 +201,23 @@ class EpochSampler(Sampler):
 class CompressedVideoDataset(Dataset):
     """Clips of the videos of a :class:`VideoSplit`, as model-ready tensors.
 
-    A sample is a dict: ``"iframes"`` 3 x T x S x S, ``"motion"`` 2 x 5T x S x S,
-    ``"residual"`` 3 x 5T x S x S (float32; test views add a leading V axis), ``"label"``
-    (int, -1 unlabeled), ``"index"`` (int) and, when the transform's ``pmsp_labels`` is on,
-    ``"pmsp"`` (27,) int64 PMSP labels (SPEC section 3) of the augmented motion.
+    A sample is a dict: the three streams (compact, see :mod:`imrkit.transforms.compact`,
+    or with ``compact=False`` normalised float32 ``"iframes"`` 3 x T x S x S, ``"motion"``
+    2 x 5T x S x S, ``"residual"`` 3 x 5T x S x S; test views add a leading V axis),
+    ``"label"`` (int, -1 unlabeled), ``"index"`` (int) and, when the transform's
+    ``pmsp_labels`` is on, ``"pmsp"`` (27,) int64 PMSP labels (SPEC section 3) of the
+    augmented motion.
 
     Args:
         split: the videos.
-        transform: ``transform(clip, generator) -> dict`` of the three stream tensors, or a
-            list of such dicts (test views, stacked into a V axis).
+        transform: a :class:`imrkit.transforms.ClipTransform` (train, eval or test views),
+            or any ``transform(clip, generator) -> dict`` of a full-frame clip.
         num_gops: GOPs per clip (T).
         sampling: "random" start GOP (training) or "center" (evaluation).
         cache: keep each decoded video in memory (whole, then sliced into clips).
         accumulate: passed to :func:`imrkit.read_clip`.
+        compact: read onto the transform's crops and return compact samples (a
+            ClipTransform only).
     """
 
     def __init__(
@@ -206,6 +229,7 @@ class CompressedVideoDataset(Dataset):
         sampling: Literal["random", "center"] = "random",
         cache: bool = False,
         accumulate: bool = False,
+        compact: bool = True,
     ):
         self.split = split
         self.transform = transform
@@ -213,7 +237,10 @@ class CompressedVideoDataset(Dataset):
         self.sampling = sampling
         self.cache = cache
         self.accumulate = accumulate
-        self._usable_gops: dict[int, int] = {}
+        # The compact path reads onto a ClipTransform's crops; any other callable gets the
+        # full-frame clip it expects.
+        self.compact = compact and isinstance(transform, ClipTransform)
+        self._info: dict[int, Any] = {}  # index -> VideoInfo
         self._decoded: dict[int, Any] = {}
 
     @property
@@ -228,8 +255,11 @@ class CompressedVideoDataset(Dataset):
         record = self.split.records[index]
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         try:
-            clip = self._read(index, np.random.default_rng(seed))
-            sample = _stack_views(self.transform(clip, generator))
+            if self.compact:
+                sample = self._compact_sample(index, np.random.default_rng(seed), generator)
+            else:
+                clip = self._read(index, np.random.default_rng(seed))
+                sample = _stack_views(self.transform(clip, generator))
         except VideoError as error:
             warnings.warn(f"skipping unreadable video: {error}", stacklevel=2)
             return None
@@ -237,33 +267,50 @@ class CompressedVideoDataset(Dataset):
         sample["index"] = index
         return sample
 
-    def _read(self, index: int, rng: np.random.Generator):
+    def _read(self, index: int, rng: np.random.Generator, views=None):
+        """The clip (full frames, or on ``views``' grids: one clip per view)."""
+        from imrkit.codec.crop import crop_clip
         from imrkit.codec.reader import probe, read_clip
 
         path = self.split.records[index].path
-        if index not in self._usable_gops:
-            # The reader's own count (12-frame segments, whatever the codec's GOP).
-            self._usable_gops[index] = probe(path).usable_gops()
-        usable = self._usable_gops[index]
+        if index not in self._info:
+            self._info[index] = probe(path)
+        # The reader's own count (12-frame segments, whatever the codec's GOP).
+        usable = self._info[index].usable_gops()
         start = clip_start(usable, self.num_gops, self.sampling, rng)
         loop = usable < self.num_gops
         if not self.cache or loop:
-            return read_clip(path, start, self.num_gops, accumulate=self.accumulate, loop=loop)
+            return read_clip(
+                path, start, self.num_gops, accumulate=self.accumulate, loop=loop, views=views
+            )
         if index not in self._decoded:
             self._decoded[index] = read_clip(path, 0, usable, accumulate=self.accumulate)
-        return slice_gops(self._decoded[index], start, self.num_gops)
+        clip = slice_gops(self._decoded[index], start, self.num_gops)
+        return crop_clip(clip, views) if views else clip
 
+    def _compact_sample(self, index: int, rng, generator) -> dict[str, Any]:
+        """Read straight onto the transform's crops; compact streams (+ PMSP labels)."""
+        from imrkit.codec.crop import OutputView
+        from imrkit.codec.reader import probe
+        from imrkit.pretext.labels import pmsp_label_tensor
 
-class TestViews:
-    """``test_views`` as a dataset transform: the 3 equidistant crops of SPEC section 4."""
-
-    __test__ = False  # not a pytest class
-
-    def __init__(self, config: TransformConfig):
-        self.config = config
-
-    def __call__(self, clip, generator: torch.Generator | None = None) -> list[dict]:
-        return test_views(clip, self.config)
+        cfg = self.transform.cfg
+        if index not in self._info:
+            self._info[index] = probe(self.split.records[index].path)
+        info = self._info[index]
+        # The geometry is drawn before the start GOP, as the reference path draws it after:
+        # each from its own generator, so both paths make the same clip for a seed.
+        crops = self.transform.crops(info.height, info.width, generator)
+        views = [OutputView.of(box, cfg.crop_size, flip) for box, flip in crops]
+        normalization = Normalization.of(cfg)
+        samples = []
+        for clip in self._read(index, rng, views):
+            sample = compact_streams(clip, normalization)
+            if cfg.pmsp_labels:
+                # From the motion on the output grid, before it is rounded to int8.
+                sample["pmsp"] = pmsp_label_tensor(clip.motion, self.num_gops, layout="reader")
+            samples.append(sample)
+        return _stack_views(samples if self.transform.multi_view else samples[0])
 
 
 def build_dataset(
@@ -282,34 +329,35 @@ def build_dataset(
         pmsp: attach PMSP labels computed after augmentation (PMSP pretraining).
     """
     transform_config = dataclasses.replace(config.transform, pmsp_labels=pmsp)
-    if mode == "train":
-        transform = train_transform(transform_config)
-    elif mode == "eval":
-        transform = eval_transform(transform_config)
-    else:
-        transform = TestViews(transform_config)
+    transform = {"train": TrainTransform, "eval": EvalTransform, "test": TestTransform}[mode]
     return CompressedVideoDataset(
         load_split(config, subset, labelled=labelled),
-        transform,
+        transform(transform_config),
         num_gops=config.num_gops,
         sampling="random" if mode == "train" else "center",
         cache=config.cache,
         accumulate=config.accumulate,
+        compact=config.pipeline == "compact",
     )
 
 
 def _stack_views(sample) -> dict[str, Any]:
     if isinstance(sample, dict):
         return dict(sample)
-    return {key: torch.stack([view[key] for view in sample]) for key in sample[0]}
+    return {
+        key: torch.stack([view[key] for view in sample])
+        if isinstance(sample[0][key], torch.Tensor)
+        else sample[0][key]
+        for key in sample[0]
+    }
 
 
 def collate_clips(samples: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
     """Stack samples into a batch, dropping (and counting) the unreadable ones.
 
     Returns a dict of B x ... tensors (``"label"`` and ``"index"`` as int64 B), plus
-    ``"num_skipped"`` (int). When every video of the batch failed, only
-    ``"num_skipped"`` is present.
+    ``"num_skipped"`` (int) and, for compact samples, their shared ``"normalization"``.
+    When every video of the batch failed, only ``"num_skipped"`` is present.
     """
     kept = [s for s in samples if s is not None]
     batch: dict[str, Any] = {"num_skipped": len(samples) - len(kept)}
@@ -317,7 +365,9 @@ def collate_clips(samples: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
         return batch
     for key in kept[0]:
         values = [s[key] for s in kept]
-        if isinstance(values[0], torch.Tensor):
+        if isinstance(values[0], Normalization):
+            batch[key] = values[0]
+        elif isinstance(values[0], torch.Tensor):
             batch[key] = torch.stack(values)
         else:
             batch[key] = torch.as_tensor(values, dtype=torch.int64)
@@ -339,7 +389,9 @@ def make_loader(
     Workers are persistent (decoded-video caches survive epochs), start from a fresh
     interpreter (a forked worker can deadlock in OpenCV's or OpenMP's thread pool once the
     parent has used it: seen in the test suite) and get a ``timeout`` so a stuck decode fails
-    loudly instead of hanging. The loader has its own generator, so
+    loudly instead of hanging. Each worker runs OpenCV and torch on one thread; batches are
+    pinned when a GPU is present (fast, asynchronous host-to-device copies of the compact
+    streams). The loader has its own generator, so
     creating its iterator never draws from the global torch generator (which would make a
     resumed run's random stream differ from an uninterrupted one).
     """
@@ -353,6 +405,8 @@ def make_loader(
         persistent_workers=num_workers > 0,
         timeout=timeout_s if num_workers > 0 else 0,
         multiprocessing_context=fresh_process_context() if num_workers > 0 else None,
+        worker_init_fn=single_threaded_worker if num_workers > 0 else None,
+        pin_memory=torch.cuda.is_available(),
         drop_last=drop_last,
         generator=torch.Generator().manual_seed(seed),
     )

@@ -16,3 +16,16 @@ def fresh_process_context() -> multiprocessing.context.BaseContext:
     """
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def single_threaded_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: one OpenCV and one torch thread per worker.
+
+    Workers are the parallelism; a worker whose OpenCV or torch spawns a pool per core
+    oversubscribes the machine (N workers x N threads) and scales worse with more workers.
+    """
+    import cv2
+    import torch
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)

@@ -308,6 +308,7 @@ def evaluate_ctp(
         ``{"accuracy": %, "per_type": {"aligned": %, ...}, "clips": drawn clips}``.
     """
     from imrkit.data.dataset import collate_clips
+    from imrkit.transforms.compact import model_inputs
 
     was_training = pretext.training
     pretext.eval()
@@ -323,7 +324,8 @@ def evaluate_ctp(
             size = len(batch.get("iframes", ()))
             if size < 2:  # a 'random' partner needs a second clip
                 continue
-            batch = {name: batch[name].to(device) for name in STREAMS}
+            batch = model_inputs(batch, device)
+            batch = {name: batch[name] for name in STREAMS}
             labels = sample_correspondence_labels(size, pretext.num_types, generator)
             transformed = apply_correspondence(batch, labels, generator)
             embedding = ctp_embedding(

@@ -50,6 +50,7 @@ from imrkit.train.checkpoints import (
 from imrkit.train.config import OptimConfig, RunConfig
 from imrkit.train.metrics_log import MetricsLog
 from imrkit.train.schedule import build_optimizer, build_scheduler
+from imrkit.transforms.compact import model_inputs
 
 # (model, batch) -> (loss, metrics); metrics may be detached tensors, read only when logged.
 LossFn = Callable[[nn.Module, dict], tuple[torch.Tensor, dict[str, Any]]]
@@ -400,6 +401,7 @@ def _train_step(loop: _Loop, batch: dict, sums: _EpochSums) -> None:
     accelerator, state, model = loop.accelerator, loop.state, loop.model
     state.batches_in_epoch += 1
     sums.skipped += batch["num_skipped"]
+    batch = model_inputs(batch)  # compact streams -> normalised float, on the device
     with accelerator.accumulate(model):
         loss, metrics = _batch_loss(loop.task, model, batch, loop.last_batch)
         for callback in loop.callbacks:

@@ -23,6 +23,7 @@ from torch import nn
 from imrkit.data.dataset import DatasetConfig, build_dataset, make_loader
 from imrkit.errors import ConfigError
 from imrkit.train.summary import EVAL_DIR, resolve_model_dir
+from imrkit.transforms.compact import model_inputs
 
 
 @dataclass
@@ -159,7 +160,8 @@ def predict(model: nn.Module, loader, accelerator=None) -> tuple[np.ndarray, np.
         skipped += batch["num_skipped"]
         if "iframes" not in batch:
             continue
-        streams = [batch[k].to(device) for k in ("iframes", "motion", "residual")]
+        batch = model_inputs(batch, device)
+        streams = [batch[k] for k in ("iframes", "motion", "residual")]
         batch_size = streams[0].shape[0]
         views = streams[0].shape[1] if streams[0].ndim == 6 else 1
         if views > 1 or streams[0].ndim == 6:

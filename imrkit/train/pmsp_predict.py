@@ -16,6 +16,7 @@ from torch import nn
 
 from imrkit.errors import ConfigError
 from imrkit.train.summary import PRETEXT_WEIGHTS, read_run_config
+from imrkit.transforms.compact import STREAMS, is_compact, model_inputs
 
 
 def load_pretext(run_dir: str | Path, *, device: str | torch.device = "cpu") -> nn.Module:
@@ -62,18 +63,22 @@ def predict_pmsp(
 
     Args:
         pretext_or_run_dir: a PMSP or PMSP+CTP module, or a pretraining run folder.
-        sample: a dataset sample (``"iframes"`` 3 x T x S x S, ``"motion"``,
-            ``"residual"``) or a batch of them (leading B axis).
+        sample: a dataset sample (compact, or float ``"iframes"`` 3 x T x S x S,
+            ``"motion"``, ``"residual"``) or a batch of them (leading B axis).
     """
     pretext = pretext_or_run_dir
     if not isinstance(pretext, nn.Module):
         pretext = load_pretext(pretext)
     heads = _pmsp_heads(pretext)
     device = next(pretext.parameters()).device
-    streams = [torch.as_tensor(sample[k]).to(device) for k in ("iframes", "motion", "residual")]
-    single = streams[0].ndim == 4
+    single = torch.as_tensor(sample["iframes"]).ndim == 4
+    batch = {k: torch.as_tensor(v) for k, v in sample.items() if k in STREAMS}
     if single:
-        streams = [s.unsqueeze(0) for s in streams]
+        batch = {k: v.unsqueeze(0) for k, v in batch.items()}
+    if is_compact(sample):
+        batch["normalization"] = sample["normalization"]
+    batch = model_inputs(batch, device)
+    streams = [batch[k] for k in STREAMS]
     was_training = pretext.training
     pretext.eval()
     features = pretext.backbone.forward_features(*streams)

@@ -21,6 +21,7 @@ from torch import nn
 from imrkit.data.dataset import DatasetConfig, build_dataset, make_loader
 from imrkit.errors import ConfigError
 from imrkit.train.summary import resolve_model_dir
+from imrkit.transforms.compact import model_inputs
 
 RECALL_KS = (1, 5, 10, 20, 50)
 
@@ -72,7 +73,8 @@ def compute_embeddings(
         skipped += batch["num_skipped"]
         if "iframes" not in batch:
             continue
-        streams = [batch[k].to(device) for k in ("iframes", "motion", "residual")]
+        batch = model_inputs(batch, device)
+        streams = [batch[k] for k in ("iframes", "motion", "residual")]
         features.append(model.embed(*streams).float().cpu().numpy())
         indices.extend(batch["index"].tolist())
     model.train(was_training)

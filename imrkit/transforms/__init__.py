@@ -44,6 +44,7 @@ __all__ = [
     "ClipTransform",
     "TrainTransform",
     "EvalTransform",
+    "TestTransform",
     "train_transform",
     "eval_transform",
     "test_views",
@@ -148,13 +149,33 @@ def with_pmsp_labels(sample: dict[str, Any]) -> dict[str, Any]:
 
 
 class ClipTransform:
-    """Base of the callable transforms: ``transform(clip, generator=None) -> dict``."""
+    """Base of the callable transforms: ``transform(clip, generator=None) -> dict`` (a list
+    of dicts for a multi-view transform).
+
+    A transform is its geometry, :meth:`crops`: the crop boxes and flips it draws for a
+    frame size. The reference path applies them to a full-frame clip (``__call__``); the
+    dataset's compact path reads straight onto them (``read_clip(..., views=...)``). Both
+    draw from the generator identically, so for a seed they make the same views.
+    """
+
+    multi_view = False
 
     def __init__(self, cfg: TransformConfig | None = None):
         self.cfg = cfg or TransformConfig()
 
-    def __call__(self, clip, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def crops(
+        self, height: int, width: int, generator: torch.Generator | None = None
+    ) -> list[tuple[CropBox, bool]]:
+        """The (box, flip) of each view for a ``height x width`` frame."""
         raise NotImplementedError
+
+    def __call__(self, clip, generator: torch.Generator | None = None):
+        height, width = _check_clip(clip)
+        samples = [
+            transform_clip(clip, box, flip, self.cfg)
+            for box, flip in self.crops(height, width, generator)
+        ]
+        return samples if self.multi_view else samples[0]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.cfg})"
@@ -163,20 +184,33 @@ class ClipTransform:
 class TrainTransform(ClipTransform):
     """Multi-scale random crop + random horizontal flip, identical for I, M and R."""
 
-    def __call__(self, clip, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        height, width = _check_clip(clip)
+    def crops(self, height, width, generator=None) -> list[tuple[CropBox, bool]]:
         box = functional.random_crop_box(height, width, self.cfg.scales, generator)
         flip = bool(torch.rand((), generator=generator) < self.cfg.flip_prob)
-        return transform_clip(clip, box, flip, self.cfg)
+        return [(box, flip)]
 
 
 class EvalTransform(ClipTransform):
     """The centre ``crop_size / short_side`` crop, resized to ``crop_size``; no randomness."""
 
-    def __call__(self, clip, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        height, width = _check_clip(clip)
-        box = functional.center_crop_box(height, width, self.cfg.crop_size / self.cfg.short_side)
-        return transform_clip(clip, box, False, self.cfg)
+    def crops(self, height, width, generator=None) -> list[tuple[CropBox, bool]]:
+        fraction = self.cfg.crop_size / self.cfg.short_side
+        return [(functional.center_crop_box(height, width, fraction), False)]
+
+
+class TestTransform(ClipTransform):
+    """Test-time views (Sec. 4): ``num_test_crops`` (3) equidistant crops along the longer
+    side; a list of samples (average the model's softmax scores over them)."""
+
+    __test__ = False  # not a pytest class
+    multi_view = True
+
+    def crops(self, height, width, generator=None) -> list[tuple[CropBox, bool]]:
+        fraction = self.cfg.crop_size / self.cfg.short_side
+        boxes = functional.three_crop_boxes(height, width, fraction)
+        if self.cfg.num_test_crops == 1:
+            boxes = boxes[1:2]
+        return [(box, False) for box in boxes]
 
 
 def train_transform(cfg: TransformConfig | None = None) -> TrainTransform:
@@ -193,14 +227,9 @@ def test_views(clip, cfg: TransformConfig | None = None) -> list[dict[str, torch
     """Test-time views (Sec. 4): ``cfg.num_test_crops`` (3) equidistant crops along the longer side.
 
     Returns a list of sample dicts as :func:`transform_clip` makes them; average the model's
-    softmax scores over them.
+    softmax scores over them (see :class:`TestTransform`).
     """
-    cfg = cfg or TransformConfig()
-    height, width = _check_clip(clip)
-    boxes = functional.three_crop_boxes(height, width, cfg.crop_size / cfg.short_side)
-    if cfg.num_test_crops == 1:
-        boxes = boxes[1:2]
-    return [transform_clip(clip, box, False, cfg) for box in boxes]
+    return TestTransform(cfg)(clip)
 
 
 test_views.__test__ = False  # not a pytest test when a test module imports it

@@ -21,6 +21,7 @@ from imrkit.data.dataset import (
     slice_gops,
 )
 from imrkit.transforms import TransformConfig
+from imrkit.transforms.compact import model_inputs
 
 STREAMS = ("iframes", "motion", "residual")
 
@@ -90,9 +91,11 @@ def test_load_split_fraction_and_limit(sample_dataset):
 def test_training_samples(sample_dataset):
     dataset = build_dataset(small_config(sample_dataset), "train", mode="train", pmsp=True)
     sample = dataset[(0, 123)]
-    assert sample["iframes"].shape == (3, 5, 32, 32)
-    assert sample["motion"].shape == (2, 25, 32, 32)
-    assert sample["residual"].shape == (3, 25, 32, 32)
+    # Compact samples cross the loader; model_inputs gives what the network takes.
+    inputs = model_inputs(sample)
+    assert inputs["iframes"].shape == (3, 5, 32, 32)
+    assert inputs["motion"].shape == (2, 25, 32, 32)
+    assert inputs["residual"].shape == (3, 25, 32, 32)
     assert sample["pmsp"].shape == (27,) and sample["pmsp"].dtype == torch.int64
     assert sample["label"] == dataset.split.records[0].label >= 0
     again = dataset[(0, 123)]
@@ -106,11 +109,11 @@ def test_eval_and_test_views(sample_dataset):
     config = small_config(sample_dataset)
     dataset = build_dataset(config, "test", mode="eval")
     assert torch.equal(dataset[0]["iframes"], dataset[(0, 5)]["iframes"])  # no randomness
-    views = build_dataset(config, "test", mode="test")[0]
+    views = model_inputs(build_dataset(config, "test", mode="test")[0])
     assert views["iframes"].shape == (3, 3, 5, 32, 32)
     assert views["motion"].shape == (3, 2, 25, 32, 32)
     # The middle view of the three is the centre crop of the eval transform.
-    assert torch.allclose(views["iframes"][1], dataset[0]["iframes"])
+    assert torch.allclose(views["iframes"][1], model_inputs(dataset[0])["iframes"])
 
 
 def test_cached_videos_give_the_same_clips(sample_dataset):
