@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from imrkit.notebook_runner import list_notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -59,9 +61,21 @@ def commands(notebook: Path, out: Path, data: Path) -> dict[str, list[str]]:
     }
 
 
+def pretrained(out: Path, data: Path) -> Path:
+    """A folder holding one run of notebook 03, made once: 04 and 05 start from a copy."""
+    folder = out / "pretrained"
+    if not (folder / "done").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        command = commands(list_notebooks()[3], folder, data)["imrkit notebooks"]
+        subprocess.run(command, capture_output=True, check=True)
+        (folder / "done").touch()
+    return folder
+
+
 def soak(runs: int, only: list[str], out: Path, hang_after: float, stop_at: float | None) -> dict:
     from imrkit.data.sample import ensure_sample
-    from imrkit.notebook_runner import list_notebooks, select_notebooks, smoke_sample_config
+    from imrkit.notebook_runner import select_notebooks, smoke_sample_config
 
     data = ensure_sample(out / "sample", smoke_sample_config())
     notebooks = select_notebooks(list_notebooks(), only or None)
@@ -74,8 +88,7 @@ def soak(runs: int, only: list[str], out: Path, hang_after: float, stop_at: floa
                 shutil.rmtree(out / "run", ignore_errors=True)
                 (out / "run").mkdir(parents=True)
                 if notebook.stem[:2] in ("04", "05"):  # they read 03's pretraining run
-                    pre = commands(list_notebooks()[3], out / "run", data)["imrkit notebooks"]
-                    subprocess.run(pre, capture_output=True, check=True)
+                    shutil.copytree(pretrained(out, data), out / "run", dirs_exist_ok=True)
                 started = time.perf_counter()
                 try:
                     done = subprocess.run(command, capture_output=True, timeout=hang_after)

@@ -13,6 +13,7 @@ BENCHMARKS = {
     "train": ("imrkit.bench.train", "training and data-loading throughput"),
     "ctp": ("imrkit.bench.ctp", "can the CTP types be told apart in a dataset, and by what"),
     "codecs": ("imrkit.bench.codecs", "read_clip per codec (H.264, MPEG-2/4) vs decode, prepare"),
+    "pipeline": ("imrkit.bench.pipeline", "dataset sample vs plain decode, bytes, worker scaling"),
 }
 
 
