@@ -76,11 +76,22 @@ class StreamTiming:
         object.__setattr__(self, "_frames_per_tick", float(self.time_base * self.fps))
 
     @classmethod
-    def of(cls, stream: av.video.stream.VideoStream) -> StreamTiming:
+    def of(cls, stream: av.video.stream.VideoStream, container=None) -> StreamTiming:
+        """The stream's timing; given its ``container``, frame 0 is the earliest timestamp
+        of the first packets rather than the stream's ``start_time``, and the container is
+        rewound to its start.
+
+        The two differ where the container stores decoding times only (AVI): FFmpeg then
+        reports H.264 frames from pts 1 while ``start_time`` is 0 (measured), which would
+        number every frame one too high.
+        """
         fps = stream.average_rate or stream.guessed_rate or stream.base_rate
         if not fps:
             fps = 1 / stream.time_base
-        return cls(Fraction(fps), Fraction(stream.time_base), stream.start_time or 0)
+        start = stream.start_time or 0
+        if container is not None:
+            start = _first_presentation(container, stream, start)
+        return cls(Fraction(fps), Fraction(stream.time_base), start)
 
     def index(self, pts: int) -> int:
         """Frame index of a timestamp."""
@@ -89,6 +100,25 @@ class StreamTiming:
     def pts(self, index: int) -> int:
         """Timestamp of a frame index."""
         return self.start + round(index / (self.fps * self.time_base))
+
+
+# Packets scanned for the first presentation timestamp: more than any reordering delay.
+_FIRST_PACKETS = 16
+
+
+def _first_presentation(container, stream, default: int) -> int:
+    """Earliest pts among the first packets (``default`` if none has one); rewinds."""
+    stamps = []
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is not None:
+                stamps.append(packet.pts)
+            if len(stamps) >= _FIRST_PACKETS:
+                break
+        container.seek(default, backward=True, any_frame=False, stream=stream)
+    except av.FFmpegError:
+        return default  # damage is reported by the read that follows
+    return min(stamps) if stamps else default
 
 
 def open_container(path: str | os.PathLike) -> av.container.InputContainer:

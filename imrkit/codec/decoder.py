@@ -104,7 +104,7 @@ class SegmentDecoder:
         self.path, self.container, self.stream = path, container, stream
         self.p_positions, self.accumulate, self.gop_size = p_positions, accumulate, gop_size
         self.last_position = p_positions[-1]
-        self.timing = StreamTiming.of(stream)
+        self.timing = StreamTiming.of(stream, container)  # rewinds the container
         context = stream.codec_context
         self.height, self.width = context.height, context.width
         self.single_reference = context.name in SINGLE_REFERENCE_CODECS
@@ -145,6 +145,19 @@ class SegmentDecoder:
         self.coded_types: list[str] = []
         self.segments_done = 0
         self.num_decoded = 0
+
+    def keep_segments(self, count: int) -> None:
+        """Drop everything after the first ``count`` complete segments (a read cut short
+        by damage)."""
+        num_p = len(self.p_positions)
+        axis = 1 if self.views else 0
+        self.iframes = np.take(self.iframes, range(count), axis=axis)
+        self.motion = np.take(self.motion, range(count * num_p), axis=axis)
+        self.residual = np.take(self.residual, range(count * num_p), axis=axis)
+        del self.frame_indices[count * (1 + num_p) :]
+        del self.frame_types[count * (1 + num_p) :]
+        del self.coded_types[count * (1 + num_p) :]
+        del self.block_motions[count * num_p :]
 
     def finish(self) -> None:
         """Complete the arrays once every segment is read (the views' batched motion)."""
@@ -389,7 +402,7 @@ class SegmentDecoder:
         gop_size, last_position = self.gop_size, self.last_position
         count = None
         try:
-            # A fresh container already sits at frame 0; anything else seeks.
+            # The container sits at its start (StreamTiming rewound it); anything else seeks.
             if target > 0 or self.num_decoded > 0:
                 container.seek(timing.pts(target), backward=True, any_frame=False, stream=stream)
                 context.flush_buffers()

@@ -70,7 +70,7 @@ def inspect_frames(
     with open_video(path) as (container, stream):
         stream.codec_context.options = {"flags2": "+export_mvs"}
         stream.codec_context.thread_count = 1
-        timing = StreamTiming.of(stream)
+        timing = StreamTiming.of(stream, container)  # frame 0 = first presented frame
         height, width = stream.codec_context.height, stream.codec_context.width
         previous = None
         try:

@@ -174,6 +174,8 @@ class CompressedClip:
             inside a long GOP it adds the frames from the keyframe to the clip).
         coded_types: the codec's picture type ('I', 'P', 'B', ...) per entry of
             ``frame_indices`` (empty for clips built by hand).
+        damage: why the read stopped early (``until_damage=True`` on a damaged stream:
+            ``num_gops`` is then the complete segments read before it); empty otherwise.
     """
 
     path: str
@@ -189,6 +191,7 @@ class CompressedClip:
     accumulate: bool = False
     num_decoded: int = 0
     coded_types: np.ndarray = field(default_factory=lambda: np.zeros(0, "<U2"))
+    damage: str = ""
 
     @property
     def height(self) -> int:
@@ -264,6 +267,7 @@ def read_clip(
     loop: bool = False,
     gop_size: int = GOP_SIZE,
     views: Sequence[OutputView] | None = None,
+    until_damage: bool = False,
 ) -> CompressedClip | list[CompressedClip]:
     """Read a clip of consecutive segments straight from the compressed stream.
 
@@ -278,6 +282,10 @@ def read_clip(
         loop: wrap segment indices around a video shorter than the clip instead of raising.
         gop_size: frames per segment (12, as the model expects).
         views: crops to read straight onto their output grids (all of one ``size``).
+        until_damage: on a damaged or truncated stream, return the complete segments read
+            before the damage (``clip.num_gops`` of them, ``clip.damage`` says what
+            happened) instead of raising; damage before the first complete segment still
+            raises.
 
     Returns:
         A :class:`CompressedClip` (see there for layouts), or with ``views`` a list of them,
@@ -326,15 +334,23 @@ def read_clip(
                 raise ValueError(f"views must share one output size, got {views}")
         reader = SegmentDecoder(path, container, stream, p_positions, accumulate, gop_size, views)
         reader.allocate(len(segments))
-        for run_start, run_length in _contiguous_runs(segments):
-            reader.read_segments(run_start, run_length)
+        damage = ""
+        try:
+            for run_start, run_length in _contiguous_runs(segments):
+                reader.read_segments(run_start, run_length)
+        except CorruptVideoError as error:
+            if not until_damage or reader.segments_done == 0:
+                raise
+            damage = error.reason
+            segments = segments[: reader.segments_done]
+            reader.keep_segments(len(segments))
         reader.finish()
 
     def clip(iframes, motion, residual) -> CompressedClip:
         return CompressedClip(
             path=path,
             start_gop=start_gop,
-            num_gops=num_gops,
+            num_gops=len(segments),
             iframes=iframes,
             motion=motion,
             residual=residual,
@@ -345,6 +361,7 @@ def read_clip(
             accumulate=accumulate,
             num_decoded=reader.num_decoded,
             coded_types=np.asarray(reader.coded_types),
+            damage=damage,
         )
 
     if not views:

@@ -112,6 +112,7 @@ def _prepare(args: argparse.Namespace) -> int:
         extension=f".{args.ext}",
         overwrite=args.overwrite,
         progress=not args.quiet,
+        only_needed=args.only_needed,
     )
     print(report.summary())
     return 0 if report.ok else 1
@@ -183,6 +184,12 @@ def register(subparsers) -> None:
         "--overwrite", action="store_true", help="transcode again even where an output exists"
     )
     prepare.add_argument("--quiet", action="store_true", help="no progress bar")
+    prepare.add_argument(
+        "--only-needed",
+        action="store_true",
+        help="transcode only videos read_clip cannot read directly (HEVC, VP9, AV1, ...); "
+        "hard-link the others",
+    )
     _add_transcode_options(prepare)
     prepare.set_defaults(func=_prepare)
 

@@ -4,7 +4,10 @@ A dataset such as UCF-101, HMDB-51 or Kinetics-400 is a folder tree of videos pl
 and annotation files. :func:`prepare_dataset` mirrors that tree into ``dst_dir``:
 
 - every video is transcoded (:func:`imrkit.codec.transcode.transcode`) to MPEG-4 Part 2 with
-  12-frame GOPs, keeping its relative path, with one output extension for all;
+  12-frame GOPs, keeping its relative path, with one output extension for all; with
+  ``only_needed=True`` only the videos :func:`imrkit.read_clip` cannot read directly are
+  (HEVC, VP9, AV1, ...: ``probe(video).problems()``), and the others are hard-linked (copied
+  across file systems) under their own name, so a mixed dataset keeps one tree;
 - split and annotation files (``classInd.txt``, ``trainlist01.txt``, ``*_test_split1.txt``,
   Kinetics' CSVs, ...) are copied alongside;
 - outputs that already exist are skipped: every output is written atomically (temp file,
@@ -42,6 +45,7 @@ class PrepareReport:
     Attributes:
         converted: videos transcoded in this run.
         skipped: videos whose output already existed.
+        linked: videos read directly, linked rather than transcoded (``only_needed``).
         copied: split/annotation files copied.
         failed: ``(video, reason)`` for each video that could not be prepared.
     """
@@ -50,6 +54,7 @@ class PrepareReport:
     dst_dir: Path
     converted: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    linked: list[str] = field(default_factory=list)
     copied: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
 
@@ -61,6 +66,7 @@ class PrepareReport:
         """A human-readable summary, the failures listed one per line."""
         lines = [
             f"prepared {self.src_dir} -> {self.dst_dir}: {len(self.converted)} converted, "
+            f"{len(self.linked)} linked (read directly), "
             f"{len(self.skipped)} already done, {len(self.copied)} side files copied, "
             f"{len(self.failed)} failed"
         ]
@@ -118,18 +124,38 @@ def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     pool.shutdown(wait=True)
 
 
-def _transcode_job(src: str, dst: str, config: TranscodeConfig) -> str | None:
-    """Worker entry point: transcode one video; the failure reason, or None on success.
+def _prepare_job(
+    src: str, dst: str, linked_dst: str, config: TranscodeConfig, only_needed: bool
+) -> tuple[str, str | None]:
+    """Worker entry point: prepare one video; ``(what was done, failure reason or None)``.
 
     Any exception is turned into a message here, so one bad video cannot stop the pool.
     """
+    from imrkit.codec.reader import probe
+
     try:
+        if only_needed and not probe(src).problems():
+            _link_atomically(Path(src), Path(linked_dst))
+            return "linked", None
         transcode(src, dst, config)
     except VideoError as error:
-        return f"{type(error).__name__}: {error.reason}"
+        return "failed", f"{type(error).__name__}: {error.reason}"
     except Exception as error:  # noqa: BLE001 - a FFmpeg/OS failure must not end the run
-        return f"{type(error).__name__}: {error}"
-    return None
+        return "failed", f"{type(error).__name__}: {error}"
+    return "converted", None
+
+
+def _link_atomically(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` as ``dst`` (copy across file systems), via a temp name, so an
+    existing ``dst`` is always complete."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    partial = dst.with_name(f".{dst.name}{PARTIAL_SUFFIX}")
+    partial.unlink(missing_ok=True)
+    try:
+        os.link(src, partial)
+    except OSError:
+        shutil.copy2(src, partial)
+    partial.replace(dst)
 
 
 def _remove_partials(dst_dir: Path) -> None:
@@ -147,6 +173,7 @@ def prepare_dataset(
     extension: str = ".avi",
     overwrite: bool = False,
     progress: bool = True,
+    only_needed: bool = False,
 ) -> PrepareReport:
     """Transcode every video under ``src_dir`` into ``dst_dir``, keeping relative paths.
 
@@ -159,6 +186,8 @@ def prepare_dataset(
             for UCF-101 and HMDB-51, whose split files name ``.avi`` files.
         overwrite: transcode again even where an output exists.
         progress: show a tqdm progress bar.
+        only_needed: transcode only the videos ``read_clip`` cannot read directly; link
+            the others under their own name (data/README.md says when that pays).
 
     Returns:
         A :class:`PrepareReport`; ``report.ok`` is False if any video failed. The failures
@@ -203,17 +232,19 @@ def prepare_dataset(
             )
             continue
         outputs[output] = relative
-        if (dst_dir / output).exists() and not overwrite:
+        done = (dst_dir / output).exists() or (only_needed and (dst_dir / relative).exists())
+        if done and not overwrite:
             report.skipped.append(relative.as_posix())
         else:
-            jobs.append((relative, src_dir / relative, dst_dir / output))
+            jobs.append((relative, src_dir / relative, dst_dir / output, dst_dir / relative))
 
     bar = tqdm(total=len(jobs), desc="prepare", unit="video", disable=not progress)
     workers = workers or available_cpus()
 
-    def record(relative: Path, reason: str | None) -> None:
+    def record(relative: Path, outcome: tuple[str, str | None]) -> None:
+        done, reason = outcome
         if reason is None:
-            report.converted.append(relative.as_posix())
+            (report.linked if done == "linked" else report.converted).append(relative.as_posix())
         else:
             report.failed.append((relative.as_posix(), reason))
             if progress:
@@ -221,26 +252,29 @@ def prepare_dataset(
         bar.update()
 
     if workers == 1 or len(jobs) <= 1:
-        for relative, src, dst in jobs:
-            record(relative, _transcode_job(str(src), str(dst), config))
+        for relative, src, dst, linked in jobs:
+            record(relative, _prepare_job(str(src), str(dst), str(linked), config, only_needed))
     else:
         with process_pool(min(workers, len(jobs))) as pool:
             futures = {
-                pool.submit(_transcode_job, str(src), str(dst), config): relative
-                for relative, src, dst in jobs
+                pool.submit(
+                    _prepare_job, str(src), str(dst), str(linked), config, only_needed
+                ): relative
+                for relative, src, dst, linked in jobs
             }
             for future in as_completed(futures):
                 try:
-                    reason = future.result()
+                    outcome = future.result()
                 except BrokenProcessPool:
                     # A worker died (e.g. FFmpeg crashed on a damaged file): the videos it and
                     # the rest of the pool held are reported; a rerun resumes them.
-                    reason = "worker process died (rerun to retry)"
-                record(futures[future], reason)
+                    outcome = ("failed", "worker process died (rerun to retry)")
+                record(futures[future], outcome)
     bar.close()
     _remove_partials(dst_dir)
 
     report.converted.sort()
+    report.linked.sort()
     report.failed.sort()
     failures_path = dst_dir / FAILURES_FILE
     if report.failed:

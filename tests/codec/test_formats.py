@@ -188,6 +188,40 @@ def test_damaged_long_gop_is_a_named_error_or_a_clip(encoded, tmp_path, seed):
         assert clip.motion.shape[0] == 15 and np.isfinite(clip.motion).all()
 
 
+@pytest.mark.parametrize("name", ["h264_long", "mpeg4_b"])
+def test_a_truncated_long_gop_reads_up_to_the_damage_when_asked(sprite_truth, tmp_path, name):
+    """A download cut off in a long GOP (an AVI, whose header still counts every frame): a
+    named error by default; with until_damage the complete segments before the cut, the
+    same as reading them from the whole file."""
+    frames, _ = sprite_truth
+    whole = encode(tmp_path / "whole.avi", frames, *FORMATS[name])
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: int(len(data) * 0.85)])
+    with pytest.raises(CorruptVideoError) as raised:
+        read_clip(cut, 0, 3)
+    assert raised.value.path == str(cut)
+    clip = read_clip(cut, 0, 3, until_damage=True)
+    assert 1 <= clip.num_gops < 3 and clip.damage
+    assert clip.iframes.shape[0] == clip.num_gops and clip.motion.shape[0] == 5 * clip.num_gops
+    assert len(clip.frame_indices) == 6 * clip.num_gops == len(clip.coded_types)
+    expected = read_clip(whole, 0, clip.num_gops)
+    for name in ("iframes", "motion", "residual", "frame_indices"):
+        np.testing.assert_array_equal(getattr(clip, name), getattr(expected, name))
+    assert read_clip(whole, 0, 3, until_damage=True).damage == ""
+
+
+def test_h264_in_avi_numbers_frames_from_zero(sprite_truth, synthetic, tmp_path):
+    """AVI stores decoding times only; FFmpeg then reports H.264 frames from pts 1."""
+    frames, _ = sprite_truth
+    path = encode(tmp_path / "h264.avi", frames, *FORMATS["h264_long"])
+    decoded = synthetic.plain_decode(path)
+    clip = read_clip(path, 0, 3)
+    assert clip.frame_indices[0] == 0
+    np.testing.assert_array_equal(clip.iframes, decoded[[0, 12, 24]])
+    np.testing.assert_array_equal(read_clip(path, 2, 1).iframes[0], decoded[24])
+
+
 def test_frame_type_names_agree_with_inspection(encoded):
     path = encoded["h264_b"][0]
     inspected = [record.frame_type for record in inspect_frames(path)]

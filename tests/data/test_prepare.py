@@ -180,3 +180,30 @@ def test_mp4_outputs_and_bad_arguments(source_dataset, tmp_path):
         prepare_dataset(source_dataset, dst, extension=".gif", progress=False)
     with pytest.raises(ImrkitError, match="does not exist"):
         prepare_dataset(tmp_path / "nowhere", dst, progress=False)
+
+
+def test_only_needed_transcodes_what_read_clip_cannot_read(
+    source_dataset, make_source_video, tmp_path
+):
+    """MPEG-4 with B-frames and H.264 are read directly (linked); HEVC is transcoded."""
+    make_source_video(
+        "src/Bowling/v_Bowling_g02_c01.mkv",
+        codec="libx265",
+        num_frames=26,
+        width=160,
+        height=120,
+        gop=30,
+        b_frames=0,
+        seed=9,
+    )
+    dst = tmp_path / "dst"
+    report = prepare_dataset(source_dataset, dst, workers=1, progress=False, only_needed=True)
+    assert report.ok, report.failed
+    assert report.converted == ["Bowling/v_Bowling_g02_c01.mkv"]
+    assert report.linked == sorted(VIDEOS)
+    check_video(dst / "Bowling/v_Bowling_g02_c01.avi")
+    for relative in VIDEOS:  # the same file, under its own name
+        assert (dst / relative).read_bytes() == (source_dataset / relative).read_bytes()
+    assert "1 converted, 4 linked (read directly)" in report.summary()
+    again = prepare_dataset(source_dataset, dst, workers=1, progress=False, only_needed=True)
+    assert len(again.skipped) == 5 and not again.converted and not again.linked
