@@ -77,19 +77,20 @@ class StreamTiming:
 
     @classmethod
     def of(cls, stream: av.video.stream.VideoStream, container=None) -> StreamTiming:
-        """The stream's timing; given its ``container``, frame 0 is the earliest timestamp
-        of the first packets rather than the stream's ``start_time``, and the container is
-        rewound to its start.
+        """The stream's timing. Given its ``container``, and where that container stores
+        decoding times only (AVI), frame 0 is the earliest timestamp of the first packets
+        rather than the stream's ``start_time``, and the container is rewound to its start.
 
-        The two differ where the container stores decoding times only (AVI): FFmpeg then
-        reports H.264 frames from pts 1 while ``start_time`` is 0 (measured), which would
-        number every frame one too high.
+        In an AVI FFmpeg reports H.264 frames from pts 1 while ``start_time`` is 0
+        (measured), which would number every frame one too high. Other containers store
+        presentation times and are left untouched (rewinding an MPEG-TS by timestamp lands
+        on a later keyframe: measured).
         """
         fps = stream.average_rate or stream.guessed_rate or stream.base_rate
         if not fps:
             fps = 1 / stream.time_base
         start = stream.start_time or 0
-        if container is not None:
+        if container is not None and container.format.name in _DECODING_TIME_FORMATS:
             start = _first_presentation(container, stream, start)
         return cls(Fraction(fps), Fraction(stream.time_base), start)
 
@@ -104,6 +105,8 @@ class StreamTiming:
 
 # Packets scanned for the first presentation timestamp: more than any reordering delay.
 _FIRST_PACKETS = 16
+# Containers whose presentation times FFmpeg derives from decoding times.
+_DECODING_TIME_FORMATS = frozenset({"avi"})
 
 
 def _first_presentation(container, stream, default: int) -> int:

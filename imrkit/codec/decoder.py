@@ -104,7 +104,7 @@ class SegmentDecoder:
         self.path, self.container, self.stream = path, container, stream
         self.p_positions, self.accumulate, self.gop_size = p_positions, accumulate, gop_size
         self.last_position = p_positions[-1]
-        self.timing = StreamTiming.of(stream, container)  # rewinds the container
+        self.timing = StreamTiming.of(stream, container)  # an AVI is rewound
         context = stream.codec_context
         self.height, self.width = context.height, context.width
         self.single_reference = context.name in SINGLE_REFERENCE_CODECS
@@ -145,6 +145,7 @@ class SegmentDecoder:
         self.coded_types: list[str] = []
         self.segments_done = 0
         self.num_decoded = 0
+        self.demuxed = False  # whether the container has moved from where it was opened
 
     def keep_segments(self, count: int) -> None:
         """Drop everything after the first ``count`` complete segments (a read cut short
@@ -372,8 +373,9 @@ class SegmentDecoder:
         """Frames from the keyframe at or before ``first`` on, in display order.
 
         A seek lands on the keyframe whose *decoding* timestamp precedes the target; with
-        B-frames that can be a keyframe displayed after ``first``. Then the seek is retried
-        earlier, and finally from the start of the file.
+        B-frames that can be a keyframe displayed after ``first``, and an MPEG-TS seek can
+        land a keyframe later or past the end (measured). Then the seek is retried earlier,
+        and finally from the start of the file.
         """
         target = first
         for attempt in range(_SEEK_ATTEMPTS):
@@ -384,9 +386,9 @@ class SegmentDecoder:
                 head.append(item)
                 if picture_type(item[1]) == "I" or len(head) > MAX_REFERENCE_DISTANCE:
                     break
-            if not head:
-                return
-            landing = head[-1][0]
+            if not head and target == 0:
+                return  # an empty stream: read_segments reports where it ended
+            landing = head[-1][0] if head else last + first  # nothing: retry from the start
             if landing <= first or target == 0:
                 yield from head
                 yield from frames
@@ -402,10 +404,14 @@ class SegmentDecoder:
         gop_size, last_position = self.gop_size, self.last_position
         count = None
         try:
-            # The container sits at its start (StreamTiming rewound it); anything else seeks.
-            if target > 0 or self.num_decoded > 0:
-                container.seek(timing.pts(target), backward=True, any_frame=False, stream=stream)
+            # The container sits at its start (fresh, or rewound); anything else seeks.
+            if target > 0 or self.demuxed:
+                # From the start: timestamp 0 (or an earlier start), not the first frame's
+                # own timestamp, on which an MPEG-TS seek lands a keyframe later (measured).
+                offset = timing.pts(target) if target > 0 else min(0, timing.start)
+                container.seek(offset, backward=True, any_frame=False, stream=stream)
                 context.flush_buffers()
+            self.demuxed = True
             held: list[av.Packet] = []  # a segment tail, decoded only if something needs it
             for packet in container.demux(stream):
                 if self.reordered:

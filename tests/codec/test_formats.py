@@ -222,6 +222,18 @@ def test_h264_in_avi_numbers_frames_from_zero(sprite_truth, synthetic, tmp_path)
     np.testing.assert_array_equal(read_clip(path, 2, 1).iframes[0], decoded[24])
 
 
+def test_mpeg_ts_clips_inside_a_long_gop(synthetic, tmp_path):
+    """An MPEG-TS seek near a GOP's start lands a keyframe later (measured): the reader must
+    notice and decode from an earlier point, giving the frames of a plain decode."""
+    frames = synthetic.pan_frames(72, 1, 0)
+    path = encode(tmp_path / "long.ts", frames, "libx264", {"x264-params": "keyint=48"}, 3, 48)
+    decoded = synthetic.plain_decode(path)
+    for start in (1, 2, 4):
+        clip = read_clip(path, start, 1)
+        np.testing.assert_array_equal(clip.iframes[0], decoded[12 * start])
+        assert list(clip.frame_indices) == [12 * start + p for p in (0, 2, 4, 6, 8, 10)]
+
+
 def test_frame_type_names_agree_with_inspection(encoded):
     path = encoded["h264_b"][0]
     inspected = [record.frame_type for record in inspect_frames(path)]
