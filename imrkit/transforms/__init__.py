@@ -25,6 +25,11 @@ negated on a flip. Normalisation (see the ``normalize_*`` functions):
 PMSP labels (Algorithm 1) are computed after augmentation, from the motion the network
 receives: set ``pmsp_labels=True`` (adds ``sample["pmsp"]``, LongTensor (27,)) or call
 :func:`with_pmsp_labels` on a sample.
+
+This is the reference path, on a full-frame clip. The dataset uses the same geometry
+(:meth:`ClipTransform.crops`) but reads straight onto the crops and hands over compact
+samples (:mod:`imrkit.transforms.compact`), normalised on the device by
+:func:`imrkit.transforms.compact.model_inputs`; the tests hold the two paths equal.
 """
 
 from __future__ import annotations
