@@ -1,7 +1,9 @@
 """``imrkit bench pipeline``: what one dataset sample costs next to decoding its frames.
 
 In one run, on the same videos and clips, one core (OpenCV, torch and the decoder on one
-thread), CPU time, best of ``--repeats`` with the methods interleaved:
+thread), wall time, best of ``--repeats`` with the methods interleaved (run it on an
+otherwise idle machine: on the KVM guest where it was written the CPU clock counted some
+single-threaded numpy work twice, which skews CPU-time ratios between methods):
 
 - ``plain_decode``: PyAV seek + decode + ``frame.to_ndarray(format="rgb24")`` of the clip's
   60 frames, as a user writes it (:func:`imrkit.bench.loader.plain_decode`; the issue's
@@ -129,7 +131,7 @@ def time_source(root: Path, args) -> dict:
     }
     for method in methods.values():  # warm up: imports, probes, the page cache
         method()
-    seconds = best_times(methods, dict.fromkeys(methods, args.repeats))
+    seconds = best_times(methods, dict.fromkeys(methods, args.repeats), clock=time.perf_counter)
     info = probe(paths[0])
     return {
         "videos": len(paths),
@@ -221,7 +223,7 @@ def check_targets(result: dict) -> dict[str, bool]:
 
 
 def format_report(result: dict) -> str:
-    lines = [f"crop {result['crop']}, one core, CPU ms per clip (best of repeats)"]
+    lines = [f"crop {result['crop']}, one core, wall ms per clip (best of repeats)"]
     lines.append(
         "| source | plain decode | (reused) | reference sample | compact sample "
         "| + model_inputs | ref/plain | compact/plain | compact/reused | bytes ref "
