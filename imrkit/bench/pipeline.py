@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop", type=int, default=224, help="crop size")
     parser.add_argument("--videos", type=int, default=4, help="videos per source")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--worker-clips", type=int, default=48, help="clips per worker run")
+    parser.add_argument("--worker-clips", type=int, default=128, help="clips per worker epoch")
     parser.add_argument(
         "--cache",
         type=Path,
@@ -147,24 +147,27 @@ def time_source(root: Path, args) -> dict:
 def worker_scaling(root: Path, args) -> dict:
     """Wall-clock clips/s of the compact pipeline's DataLoader with 1 and 2 workers.
 
-    The source's videos are listed 8 times over, so an epoch holds many batches and the
-    workers are measured running, not waiting at epoch ends.
+    The source's videos are listed over and over (``--worker-clips`` clips per epoch), so
+    one measured epoch holds many batches and the workers are measured running, not
+    draining at an epoch's end. The (persistent) workers are started and warmed by a few
+    batches of an earlier epoch.
     """
     from imrkit.data.dataset import make_loader
 
     dataset = _dataset(root, "compact", args.crop, args.videos)
-    dataset.split = dataclasses.replace(dataset.split, records=dataset.split.records * 8)
+    records = dataset.split.records
+    repeats = -(-args.worker_clips // len(records))
+    dataset.split = dataclasses.replace(dataset.split, records=(records * repeats))
     rates: dict[int, list[float]] = {1: [], 2: []}
     for _ in range(2):  # interleaved, best of two
         for workers in (1, 2):
             loader = make_loader(dataset, batch_size=2, shuffle=True, num_workers=workers)
-            for _ in loader:  # a first epoch starts the (persistent) workers and warms them
-                pass
-            clips, epoch, start = 0, 0, time.perf_counter()
-            while clips < args.worker_clips:
-                epoch += 1
-                loader.sampler.set_epoch(epoch)
-                clips += sum(len(batch["iframes"]) for batch in loader)
+            for number, _ in enumerate(loader):  # start and warm the workers
+                if number == 2 * workers:
+                    break
+            loader.sampler.set_epoch(1)
+            start = time.perf_counter()
+            clips = sum(len(batch["iframes"]) for batch in loader)
             rates[workers].append(clips / (time.perf_counter() - start))
             del loader
     return {f"{workers}_workers_clips_per_s": max(r) for workers, r in rates.items()}
