@@ -22,6 +22,7 @@ bitstream, and how it learns it:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -129,15 +130,9 @@ class SegmentDecoder:
         if views:
             self.region = union_region(views)
             # The views' boxes relative to the region where residuals are computed.
+            rows, cols = self.region
             self.region_views = [
-                OutputView(
-                    v.top - self.region[0].start,
-                    v.left - self.region[1].start,
-                    v.height,
-                    v.width,
-                    v.size,
-                    v.flip,
-                )
+                dataclasses.replace(v, top=v.top - rows.start, left=v.left - cols.start)
                 for v in views
             ]
         self.frame_indices: list[int] = []
@@ -386,9 +381,13 @@ class SegmentDecoder:
                 head.append(item)
                 if picture_type(item[1]) == "I" or len(head) > MAX_REFERENCE_DISTANCE:
                     break
-            if not head and target == 0:
-                return  # an empty stream: read_segments reports where it ended
-            landing = head[-1][0] if head else last + first  # nothing: retry from the start
+            if not head:  # past the end of the stream
+                if target == 0:
+                    return  # an empty stream: read_segments reports where it ended
+                target = 0
+                self.history.clear()
+                continue
+            landing = head[-1][0]
             if landing <= first or target == 0:
                 yield from head
                 yield from frames

@@ -45,7 +45,8 @@ class MotionCompensator:
         self.height, self.width, self.pad = height, width, pad
         self.indexer = PaddedIndex(height, width, pad)
         self.reference: np.ndarray | None = None
-        self._coordinates: dict = {}
+        self._region_key: tuple | None = None  # one region per reader: keep the last
+        self._region_grid: np.ndarray | None = None
 
     def set_reference(self, reference: np.ndarray) -> None:
         """The frame to predict from: uint8 H x W x 3 RGB (or x 4 RGBA, alpha ignored). It is
@@ -55,13 +56,13 @@ class MotionCompensator:
     def _pixel_coordinates(self, region: tuple[slice, slice]):
         """int16 (h x w x 2) (x, y) of every pixel of ``region``, cached per region."""
         key = (region[0].start, region[0].stop, region[1].start, region[1].stop)
-        if key not in self._coordinates:
+        if key != self._region_key:
             rows = np.arange(self.height, dtype=np.int16)[region[0]]
             cols = np.arange(self.width, dtype=np.int16)[region[1]]
             grid = np.empty((len(rows), len(cols), 2), np.int16)
             grid[..., 0], grid[..., 1] = cols[None, :], rows[:, None]
-            self._coordinates = {key: grid}  # one region per reader: keep the last
-        return self._coordinates[key]
+            self._region_key, self._region_grid = key, grid
+        return self._region_grid
 
     def source_coordinates(self, motion: BlockMotion, region: tuple[slice, slice]) -> np.ndarray:
         """int16 (h x w x 2): the (x, y) reference pixel each pixel of ``region`` copies."""

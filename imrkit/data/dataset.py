@@ -267,16 +267,22 @@ class CompressedVideoDataset(Dataset):
         sample["index"] = index
         return sample
 
+    def _video_info(self, index: int):
+        """The video's :class:`imrkit.codec.reader.VideoInfo`, probed once per index."""
+        from imrkit.codec.reader import probe
+
+        if index not in self._info:
+            self._info[index] = probe(self.split.records[index].path)
+        return self._info[index]
+
     def _read(self, index: int, rng: np.random.Generator, views=None):
         """The clip (full frames, or on ``views``' grids: one clip per view)."""
         from imrkit.codec.crop import crop_clip
-        from imrkit.codec.reader import probe, read_clip
+        from imrkit.codec.reader import read_clip
 
         path = self.split.records[index].path
-        if index not in self._info:
-            self._info[index] = probe(path)
         # The reader's own count (12-frame segments, whatever the codec's GOP).
-        usable = self._info[index].usable_gops()
+        usable = self._video_info(index).usable_gops()
         start = clip_start(usable, self.num_gops, self.sampling, rng)
         loop = usable < self.num_gops
         if not self.cache or loop:
@@ -291,13 +297,10 @@ class CompressedVideoDataset(Dataset):
     def _compact_sample(self, index: int, rng, generator) -> dict[str, Any]:
         """Read straight onto the transform's crops; compact streams (+ PMSP labels)."""
         from imrkit.codec.crop import OutputView
-        from imrkit.codec.reader import probe
         from imrkit.pretext.labels import pmsp_label_tensor
 
         cfg = self.transform.cfg
-        if index not in self._info:
-            self._info[index] = probe(self.split.records[index].path)
-        info = self._info[index]
+        info = self._video_info(index)
         # The geometry is drawn before the start GOP, as the reference path draws it after:
         # each from its own generator, so both paths make the same clip for a seed.
         crops = self.transform.crops(info.height, info.width, generator)
