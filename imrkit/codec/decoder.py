@@ -53,6 +53,9 @@ VANISHED_AFTER = 3
 _SEEK_ATTEMPTS = 3
 
 
+_UNREAD = object()  # side data not looked up yet
+
+
 @dataclass
 class _Picture:
     """A decoded frame kept while later frames may refer to it."""
@@ -60,10 +63,18 @@ class _Picture:
     index: int
     kind: str
     frame: av.VideoFrame
-    side_data: object | None  # the frame's MOTION_VECTORS side data
     is_reference: bool = True
+    _side_data: object = _UNREAD
     _luma: np.ndarray | None = None
     _vectors: np.ndarray | None = None
+
+    @property
+    def side_data(self):
+        """The frame's MOTION_VECTORS side data (or None), looked up on first use: the
+        reference frames decoded before a clip never need it."""
+        if self._side_data is _UNREAD:
+            self._side_data = motion_side_data(self.frame)
+        return self._side_data
 
     @property
     def vectors(self) -> np.ndarray | None:
@@ -178,6 +189,9 @@ class SegmentDecoder:
         first = first_segment * self.gop_size
         last = (first_segment + num_segments - 1) * self.gop_size + self.last_position
         self.first, self.last = first, last
+        # Frames decoded before this one only rebuild the decoder's references: no clip
+        # frame's candidate reference lies further back (in a long GOP most frames are such).
+        self.reach = first - MAX_REFERENCE_DISTANCE - 1
         self.expected = first  # next frame _process must see
         self.history: dict[int, _Picture] = {}
         self.pending: list[_Picture] = []
@@ -199,8 +213,10 @@ class SegmentDecoder:
     def _receive(self, index: int, frame: av.VideoFrame) -> None:
         """Keep a frame as a possible reference; process it (and waiting B-frames) when its
         references have all been output."""
-        picture = _Picture(index, picture_type(frame), frame, motion_side_data(frame))
-        picture.is_reference = self.references.pop(frame.pts, True)
+        is_reference = self.references.pop(frame.pts, True)
+        if index < self.reach:
+            return  # no clip frame can refer to it, and its display slot is before the clip
+        picture = _Picture(index, picture_type(frame), frame, is_reference)
         self._check_vectors(picture)
         self.history[index] = picture
         oldest = min([index] + [p.index for p in self.pending]) - MAX_REFERENCE_DISTANCE - 1
@@ -427,7 +443,11 @@ class SegmentDecoder:
                         continue
                     if held and packet.is_keyframe:
                         held.clear()  # nothing from a keyframe on refers to them
-                if self.h264_length_size is not None and packet.pts is not None:
+                if (
+                    self.h264_length_size is not None
+                    and packet.pts is not None
+                    and timing.index(packet.pts) >= self.reach
+                ):
                     self.references[packet.pts] = h264_is_reference(
                         bytes(packet), self.h264_length_size
                     )

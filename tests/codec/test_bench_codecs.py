@@ -26,5 +26,8 @@ def test_bench_codecs_runs_and_reports(tmp_path):
     access = result["random_access"]
     assert list(access["per_start"]) == [0, 1]  # 6 segments: clips start at GOP 0 or 1
     assert access["per_start"][0]["decoded"] >= 60  # B-frames may need the next anchor
+    # The floor decodes no more than the reader does before the same (latest) clip.
+    assert 0 < access["references_before_latest_decoded"] <= access["per_start"][1]["decoded"]
+    assert access["floor_latest_vs_early"] > 1
     report = codecs.format_report(result)
-    assert "h264" in report and "targets" in report
+    assert "h264" in report and "targets" in report and "floor" in report
