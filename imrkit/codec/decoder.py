@@ -14,7 +14,12 @@ bitstream, and how it learns it:
 - Cost. Frames after the last sampled position of a segment are not decoded when nothing
   refers to them: their packets are held back, and dropped if the next packet is a
   keyframe (an MPEG-4 GOP-12 file decodes 11 frames per GOP); inside a long GOP they are
-  decoded after all. Only the frames a stream needs are converted to RGB.
+  decoded after all. Frames decoded only to rebuild references (more than
+  MAX_REFERENCE_DISTANCE before the clip) get no bookkeeping at all. Only the frames a
+  stream needs are converted to RGB.
+- Damage. A frame FFmpeg flags corrupt (it concealed lost data) from the keyframe the read
+  starts at on is damage, like a decoding failure: the clip is built from it or from
+  frames predicted from it.
 - Output grid. Without views the streams are full frames. With
   :class:`imrkit.codec.crop.OutputView` s they are written straight onto each view's grid
   (motion resampled from the cells, residual computed inside the boxes only).
@@ -50,6 +55,13 @@ from imrkit.errors import CorruptVideoError
 # Consecutive inter frames without motion side data that mean the vectors are gone (one
 # all-intra frame is a scene cut; a run of them is a stream that stopped exporting).
 VANISHED_AFTER = 3
+# FFmpeg attaches no side data to an inter frame whose blocks are all intra, and an encoder
+# codes such frames when nothing predicts them (x264 on uncorrelated frames: every P-frame).
+# They cost about a keyframe's bits (measured, x264: 0.69-0.76x the keyframe's packet, a
+# predicted P-frame 0.06-0.09x), so a vectorless inter frame counts towards VANISHED_AFTER
+# only when its packet is smaller than this share of the last keyframe's: predicted, yet
+# without vectors.
+INTRA_SHARE = 0.25
 _SEEK_ATTEMPTS = 3
 
 
@@ -64,6 +76,7 @@ class _Picture:
     kind: str
     frame: av.VideoFrame
     is_reference: bool = True
+    packet_bytes: int | None = None  # the size of the packet it was decoded from
     _side_data: object = _UNREAD
     _luma: np.ndarray | None = None
     _vectors: np.ndarray | None = None
@@ -126,6 +139,8 @@ class SegmentDecoder:
             h264_length_size(context.extradata) if context.name == "h264" else None
         )
         self.references: dict[int, bool] = {}  # packet pts -> is a reference picture
+        self.packet_bytes: dict[int, int] = {}  # packet pts -> its size
+        self.keyframe_bytes = 0  # the last keyframe packet's size
         self.reordered = bool(context.has_b_frames)
         self.sample_slot = {position: slot for slot, position in enumerate(p_positions)}
         # One reformatter per use keeps FFmpeg's converter (sws) context alive across frames
@@ -196,7 +211,9 @@ class SegmentDecoder:
         self.history: dict[int, _Picture] = {}
         self.pending: list[_Picture] = []
         self.references.clear()
+        self.packet_bytes.clear()
         self.vectorless_run = 0
+        self.concealed_from = first  # frames whose concealment is damage (see _decode)
         for index, frame in self._decode(first, last):
             self._receive(index, frame)
             if self.expected > last:
@@ -214,9 +231,17 @@ class SegmentDecoder:
         """Keep a frame as a possible reference; process it (and waiting B-frames) when its
         references have all been output."""
         is_reference = self.references.pop(frame.pts, True)
+        if frame.is_corrupt and index >= self.concealed_from:
+            # The decoder concealed lost data in a frame the clip is built from, or in one
+            # of the references those frames are predicted from (directly or not).
+            raise CorruptVideoError(
+                self.path, f"damaged stream: frame {index} is corrupt (concealed)", CORRUPT_HINT
+            )
         if index < self.reach:
             return  # no clip frame can refer to it, and its display slot is before the clip
-        picture = _Picture(index, picture_type(frame), frame, is_reference)
+        picture = _Picture(
+            index, picture_type(frame), frame, is_reference, self.packet_bytes.pop(frame.pts, None)
+        )
         self._check_vectors(picture)
         self.history[index] = picture
         oldest = min([index] + [p.index for p in self.pending]) - MAX_REFERENCE_DISTANCE - 1
@@ -233,7 +258,7 @@ class SegmentDecoder:
     def _check_vectors(self, picture: _Picture) -> None:
         if picture.kind == "I" or picture.index < self.first:
             return
-        if picture.side_data is not None:
+        if picture.side_data is not None or self._all_intra(picture):
             self.vectorless_run = 0
             return
         self.vectorless_run += 1
@@ -245,6 +270,15 @@ class SegmentDecoder:
                 "row carry none",
                 "re-encode it with `imrkit prepare`",
             )
+
+    def _all_intra(self, picture: _Picture) -> bool:
+        """Whether a vectorless inter frame costs the bits of an all-intra one."""
+        size = picture.packet_bytes
+        return (
+            size is not None
+            and self.keyframe_bytes > 0
+            and (size >= INTRA_SHARE * self.keyframe_bytes)
+        )
 
     # -- what each frame contributes ----------------------------------------------------
 
@@ -405,6 +439,9 @@ class SegmentDecoder:
                 continue
             landing = head[-1][0]
             if landing <= first or target == 0:
+                # Leading frames displayed before the keyframe may miss references from
+                # before the seek: concealing them is expected; from the keyframe on, damage.
+                self.concealed_from = min(landing, first)
                 yield from head
                 yield from frames
                 return
@@ -443,14 +480,14 @@ class SegmentDecoder:
                         continue
                     if held and packet.is_keyframe:
                         held.clear()  # nothing from a keyframe on refers to them
-                if (
-                    self.h264_length_size is not None
-                    and packet.pts is not None
-                    and timing.index(packet.pts) >= self.reach
-                ):
-                    self.references[packet.pts] = h264_is_reference(
-                        bytes(packet), self.h264_length_size
-                    )
+                if packet.is_keyframe:
+                    self.keyframe_bytes = packet.size
+                if packet.pts is not None and timing.index(packet.pts) >= self.reach:
+                    self.packet_bytes[packet.pts] = packet.size
+                    if self.h264_length_size is not None:
+                        self.references[packet.pts] = h264_is_reference(
+                            bytes(packet), self.h264_length_size
+                        )
                 for queued in (*held, packet):
                     for frame in stream.decode(queued):
                         self.num_decoded += 1
