@@ -60,7 +60,8 @@ class CorruptVideoError(VideoError):
 
 
 class UnsupportedVideoError(VideoError):
-    """A readable video whose codec exports no motion vectors (HEVC, VP9, AV1, ...)."""
+    """A readable video in a codec the reader does not read vectors from (HEVC, VP9, AV1:
+    they export none); the message names the codec and its decoder."""
 
     default_hint = "re-encode it with `imrkit prepare SRC_DIR DST_DIR`"
 

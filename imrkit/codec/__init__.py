@@ -1,5 +1,5 @@
-"""Reading compressed video (MPEG-4 Part 2, MPEG-1/2, H.263, H.264) and writing MPEG-4
-Part 2: SPEC section 1."""
+"""Reading compressed video (MPEG-4 Part 2, MPEG-1/2, H.263 and its variants, H.264) and
+writing MPEG-4 Part 2: SPEC section 1."""
 
 # Names are imported lazily (PEP 562): `import imrkit.codec` does not load PyAV.
 from imrkit._lazy import lazy_exports

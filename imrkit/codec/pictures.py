@@ -3,9 +3,14 @@
 The one home of the picture-type names (the reader and the inspection API both use them) and
 of the codecs whose decoders export motion vectors (SPEC section 5, issue 10):
 
-- ``flags2=+export_mvs`` makes the mpeg4, h263, mpeg1video, mpeg2video and h264 decoders
-  attach ``MOTION_VECTORS`` side data to every inter frame; hevc, vp9, av1 (and intra-only
-  codecs such as mjpeg) export none, so their videos must be re-encoded.
+- ``flags2=+export_mvs`` makes the mpeg4, h263, mpeg1video, mpeg2video and h264 decoders,
+  and those of H.263's Microsoft and Sorenson variants (msmpeg4 = MS MPEG-4 v3 / DivX 3,
+  msmpeg4v2, wmv1, wmv2, flv), attach ``MOTION_VECTORS`` side data to every inter frame;
+  hevc, vp9, av1 (and intra-only codecs such as mjpeg) export none, so their videos must be
+  re-encoded.
+- Messages name the codec, then its decoder (:func:`codec_label`): PyAV reports only the
+  decoder (``libdav1d`` for AV1, ``msmpeg4`` for MS MPEG-4 v3), which may not be the codec's
+  name.
 - Since PyAV 14 ``frame.pict_type`` is a plain int (``AVPictureType``: I = 1, P = 2, B = 3).
 - A frame without side data is an I-frame, or an inter frame whose blocks are all intra (a
   scene cut): FFmpeg attaches no side data when no block has a vector.
@@ -20,21 +25,84 @@ import numpy as np
 # switching slices; BI is VC-1's intra B-frame.
 PICTURE_TYPES = {1: "I", 2: "P", 3: "B", 4: "S", 5: "SI", 6: "SP", 7: "BI"}
 
+# H.263's Microsoft and Sorenson variants, as PyAV names their decoders
+# (``codec_context.name``): MS MPEG-4 v3 (DivX 3), v2, WMV 7, WMV 8 and FLV1. FFmpeg decodes
+# them with its H.263 decoder core, which exports their vectors as it does H.263's (measured,
+# FFmpeg 8: every P-frame; tests/codec/test_more_codecs.py recovers a known motion). None has
+# B-frames: each P-frame refers to the previous anchor.
+H263_VARIANT_CODECS = ("msmpeg4", "msmpeg4v2", "wmv1", "wmv2", "flv")
 # Decoders that export block motion vectors with ``flags2=+export_mvs``.
-MOTION_VECTOR_CODECS = ("mpeg4", "h263", "mpeg1video", "mpeg2video", "h264")
+MOTION_VECTOR_CODECS = ("mpeg4", "h263", "mpeg1video", "mpeg2video", "h264") + H263_VARIANT_CODECS
 # Of these, the ones whose predicted frames have exactly one reference per direction: the
 # previous anchor (I or P) for past vectors, the next anchor for a B-frame's future ones.
 # H.264 may reference any of several earlier (or later) frames.
-SINGLE_REFERENCE_CODECS = ("mpeg4", "h263", "mpeg1video", "mpeg2video")
+SINGLE_REFERENCE_CODECS = ("mpeg4", "h263", "mpeg1video", "mpeg2video") + H263_VARIANT_CODECS
 # Decoders whose B-frame vectors are all zero (measured, FFmpeg 8: mpeg4 exports a zero
 # vector for every block of every B-frame, whatever its mode).
 ZERO_B_VECTOR_CODECS = ("mpeg4",)
+# Codecs whose FFmpeg decoders export no motion vectors at all (measured, FFmpeg 8: no
+# side data on any frame), by FFmpeg's codec name (``codec.canonical_name``).
+NO_VECTOR_CODECS = ("hevc", "vp9", "av1", "vp8")
+
+# What people call the codecs, by FFmpeg's codec name: its own descriptions are long
+# ("Alliance for Open Media AV1") and its decoder names can be another codec's (``msmpeg4``
+# decodes MS MPEG-4 v3, not MPEG-4 Part 2).
+CODEC_NAMES = {
+    "mpeg4": "MPEG-4 Part 2",
+    "h263": "H.263",
+    "mpeg1video": "MPEG-1",
+    "mpeg2video": "MPEG-2",
+    "h264": "H.264",
+    "msmpeg4v3": "MS MPEG-4 v3 / DivX 3",
+    "msmpeg4v2": "MS MPEG-4 v2",
+    "wmv1": "WMV 7",
+    "wmv2": "WMV 8",
+    "flv1": "Sorenson H.263 / FLV1",
+    "hevc": "HEVC",
+    "vp9": "VP9",
+    "av1": "AV1",
+    "vp8": "VP8",
+    "mjpeg": "Motion JPEG",
+}
 
 
 # Pixel formats whose first plane is 8-bit luma.
 _EIGHT_BIT_YUV = frozenset(
     ["yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"]
 )
+
+
+def _codec(decoder: str) -> av.codec.Codec | None:
+    try:
+        return av.codec.Codec(decoder, "r")
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        return None
+
+
+def codec_name(decoder: str) -> str:
+    """The codec an FFmpeg decoder reads, as people name it: ``"AV1"`` for ``libdav1d``,
+    ``"MS MPEG-4 v3 / DivX 3"`` for ``msmpeg4``; FFmpeg's description of codecs not in
+    :data:`CODEC_NAMES`; the decoder name itself if FFmpeg does not know it."""
+    codec = _codec(decoder)
+    if codec is None:
+        return decoder
+    canonical = codec.canonical_name
+    if canonical in CODEC_NAMES:
+        return CODEC_NAMES[canonical]
+    described = _codec(canonical)  # the codec's own decoder, whose description is the codec's
+    return (described or codec).long_name or canonical
+
+
+def codec_label(decoder: str) -> str:
+    """The codec and its decoder, for messages: ``"AV1 (decoder libdav1d)"``."""
+    return f"{codec_name(decoder)} (decoder {decoder})"
+
+
+def exports_no_vectors(decoder: str) -> bool:
+    """Whether the decoder's codec is known to export no motion vectors (HEVC, VP9, AV1,
+    VP8, intra-only codecs) rather than merely not read by imrkit."""
+    codec = _codec(decoder)
+    return codec is not None and (codec.intra_only or codec.canonical_name in NO_VECTOR_CODECS)
 
 
 def picture_type(frame: av.VideoFrame) -> str:

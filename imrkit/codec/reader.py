@@ -1,9 +1,11 @@
 """Reading compressed clips: I-frames, motion vectors and residuals (SPEC section 1).
 
 :func:`read_clip` reads MPEG-4 Part 2, H.263, MPEG-1/2 and H.264 videos as they are
-distributed: any GOP length (H.264's keyint 250 included), scene-cut I-frames, B-frames and
-several reference frames. HEVC, VP9, AV1 and other codecs export no motion vectors and raise
-:class:`imrkit.errors.UnsupportedVideoError` (``imrkit prepare`` re-encodes them).
+distributed, and H.263's Microsoft and Sorenson variants (MS MPEG-4 v3 / DivX 3, MS MPEG-4
+v2, WMV 7/8, FLV1): any GOP length (H.264's keyint 250 included), scene-cut I-frames,
+B-frames and several reference frames. HEVC, VP9 and AV1 export no motion vectors; they and
+other codecs raise :class:`imrkit.errors.UnsupportedVideoError`, which names the codec
+(``imrkit prepare`` re-encodes them).
 
 **Segments.** A clip is ``num_gops`` consecutive segments of ``gop_size`` frames (12, what
 the model expects) in display order, whatever the codec's own GOPs: segment ``g`` holds
@@ -21,11 +23,11 @@ vectors, frame k against frame k-1, exactly as before.
     after two B-frames, or an H.264 P-frame using its third reference);
   - a B-frame's future-reference vector (``source = +1``), ``d`` frames ahead, counts
     ``-v / d``;
-  - ``d`` is the distance to the previous (next) anchor for MPEG-1/2/4 and H.263, whose
-    predicted frames have one reference per direction; for H.264 it is found by trying
-    each candidate: every reference picture (``nal_ref_idc`` > 0) up to 8 frames away in
-    the vector's direction (a B-frame's future candidates stop at the next anchor). The
-    block displaced by its vector (rounded to whole pixels) is compared with each
+  - ``d`` is the distance to the previous (next) anchor for MPEG-1/2/4 and the H.263
+    family, whose predicted frames have one reference per direction; for H.264 it is found
+    by trying each candidate: every reference picture (``nal_ref_idc`` > 0) up to 8 frames
+    away in the vector's direction (a B-frame's future candidates stop at the next anchor).
+    The block displaced by its vector (rounded to whole pixels) is compared with each
     candidate's luma (mean absolute difference on every second pixel and row); the best
     match is the reference, the nearest one on a tie (static or flat content, where the
     choice does not change the field);
@@ -56,7 +58,11 @@ vectors, frame k against frame k-1, exactly as before.
   the codec predicted it with weights (2 % per frame: 0.0555 without weighted prediction,
   0.0549 with).
 - ``accumulate=True`` chains the per-frame fields back to the segment's first frame
-  (CoViAR) and takes the residual against it.
+  (CoViAR) and takes the residual against it. The chain sums each pixel's per-frame
+  displacements along its path, so every frame whose field falls short there (intra blocks,
+  a codec I-frame inside the segment: zero motion) shortens all later accumulated fields:
+  on the MPEG-1/2 B-frame sprite 1.6-1.7 px of the true (20, 10) at position 10, against
+  0.23-0.25 px per frame (tests/codec/test_more_codecs.py).
 
 **Damage.** A stream the decoder cannot decode, or a frame it had to conceal (FFmpeg flags
 it corrupt) from the keyframe the clip decodes from on, raises
@@ -102,11 +108,30 @@ from imrkit.codec.container import CORRUPT_HINT, StreamTiming, open_video
 from imrkit.codec.crop import OutputView, check_views
 from imrkit.codec.decoder import SegmentDecoder
 from imrkit.codec.encode import GOP_SIZE
-from imrkit.codec.pictures import MOTION_VECTOR_CODECS
+from imrkit.codec.pictures import (
+    MOTION_VECTOR_CODECS,
+    codec_label,
+    codec_name,
+    exports_no_vectors,
+)
 from imrkit.errors import CorruptVideoError, UnsupportedVideoError, VideoTooShortError
 
 P_POSITIONS = (2, 4, 6, 8, 10)
 PREPARE_HINT = "re-encode it with `imrkit prepare SRC_DIR DST_DIR`"
+
+
+def _unsupported_codec(decoder: str) -> str:
+    """Why a video in this decoder's codec is refused: the codec named (``"AV1 (decoder
+    libdav1d)"``), whether it exports no vectors at all or only none that imrkit reads
+    (RealVideo 1/2's decoders export vectors, measured, but the reader was never checked
+    against known motion there), and the codecs it does read."""
+    why = (
+        "which exports no motion vectors"
+        if exports_no_vectors(decoder)
+        else "whose motion vectors imrkit does not read"
+    )
+    readable = ", ".join(codec_name(name) for name in MOTION_VECTOR_CODECS)
+    return f"codec is {codec_label(decoder)}, {why} (read directly: {readable})"
 
 
 @dataclass(frozen=True)
@@ -147,15 +172,12 @@ class VideoInfo:
     def problems(self, gop_size: int = GOP_SIZE) -> list[str]:
         """Why :func:`read_clip` would refuse this video (empty if it reads it directly).
 
-        Any GOP structure and B-frames read directly; a codec without exported motion
-        vectors (HEVC, VP9, AV1, ...) needs ``imrkit prepare``.
+        Any GOP structure and B-frames read directly; another codec (HEVC, VP9, AV1, ...:
+        named, not only its decoder) needs ``imrkit prepare``.
         """
         found = []
         if self.codec not in MOTION_VECTOR_CODECS:
-            found.append(
-                f"codec is {self.codec}, which exports no motion vectors: read directly are "
-                f"{', '.join(MOTION_VECTOR_CODECS)}; {PREPARE_HINT}"
-            )
+            found.append(f"{_unsupported_codec(self.codec)}; {PREPARE_HINT}")
         if usable_gops(self.num_frames, P_POSITIONS[-1], gop_size) == 0:
             found.append(f"it has {self.num_frames} frames, less than one {gop_size}-frame GOP")
         return found
@@ -287,8 +309,9 @@ def read_clip(
     """Read a clip of consecutive segments straight from the compressed stream.
 
     Args:
-        path: an MPEG-4 Part 2, H.263, MPEG-1/2 or H.264 video, any GOP structure (the
-            module docstring says how B-frames and reference distances are handled).
+        path: an MPEG-4 Part 2, H.263 (or a Microsoft or Sorenson variant), MPEG-1/2 or
+            H.264 video, any GOP structure (the module docstring says how B-frames and
+            reference distances are handled).
         start_gop: first segment (GOP of ``gop_size`` frames) of the clip (0-based).
         num_gops: segments in the clip (T in the paper).
         accumulate: trace motion and residual back to each segment's first frame (CoViAR)
@@ -309,7 +332,8 @@ def read_clip(
     Raises:
         VideoNotFoundError, NotAVideoError, CorruptVideoError: unreadable file, damaged
             stream, or motion vectors that vanish mid-file.
-        UnsupportedVideoError: a codec without exported motion vectors (HEVC, VP9, AV1...).
+        UnsupportedVideoError: a codec the reader does not read vectors from (HEVC, VP9,
+            AV1...: they export none).
         VideoTooShortError: fewer usable segments than the clip needs (and ``loop`` is off).
         ValueError: nonsensical arguments (negative start, empty clip, bad positions).
     """
@@ -328,12 +352,7 @@ def read_clip(
     with open_video(path) as (container, stream):
         context = stream.codec_context
         if context.name not in MOTION_VECTOR_CODECS:
-            raise UnsupportedVideoError(
-                path,
-                f"codec is {context.name}, which exports no motion vectors (read directly: "
-                f"{', '.join(MOTION_VECTOR_CODECS)})",
-                PREPARE_HINT,
-            )
+            raise UnsupportedVideoError(path, _unsupported_codec(context.name), PREPARE_HINT)
         num_frames = stream.frames or _count_frames(container, stream, path)
         segments = _clip_gops(
             path, num_frames, start_gop, num_gops, p_positions[-1], loop, gop_size

@@ -12,9 +12,9 @@ frame, > 0) and a future vector is negated:
 
 Both assume constant velocity over the ``d`` frames. ``d`` comes from:
 
-- the stream structure, for codecs with one reference per direction (MPEG-1/2/4, H.263):
-  the previous anchor (I or P) in display order for past vectors, the next anchor for a
-  B-frame's future vectors;
+- the stream structure, for codecs with one reference per direction (MPEG-1/2/4, H.263 and
+  its variants): the previous anchor (I or P) in display order for past vectors, the next
+  anchor for a B-frame's future vectors;
 - matching, for H.264 (several references, B-frames used as references): every candidate
   frame within :data:`MAX_REFERENCE_DISTANCE` is displaced by the block's vector (rounded
   to whole pixels) and compared with the block on luma (mean absolute difference, every

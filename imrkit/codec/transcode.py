@@ -2,9 +2,9 @@
 
 The paper (like CoViAR) trains on MPEG-4 Part 2 video with 12-frame GOPs and no B-frames:
 every 12th frame an I-frame, the 11 frames between them P-frames each predicted from the
-previous frame. :func:`imrkit.read_clip` reads MPEG-4, MPEG-1/2 and H.264 sources directly;
-codecs without exported motion vectors (HEVC, VP9, AV1), and runs that want the paper's
-exact input, go through :func:`transcode`: it decodes a video with PyAV, resizes it and
+previous frame. :func:`imrkit.read_clip` reads MPEG-4, MPEG-1/2, H.263 and H.264 sources
+directly; codecs without exported motion vectors (HEVC, VP9, AV1), and runs that want the
+paper's exact input, go through :func:`transcode`: it decodes a video with PyAV, resizes it and
 encodes it again through :func:`imrkit.codec.encode.open_encoder`, the one encoder
 configuration of the kit. Sources are opened by :func:`imrkit.codec.container.open_container`,
 as the reader opens them.

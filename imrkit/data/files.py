@@ -24,6 +24,7 @@ VIDEO_EXTENSIONS: tuple[str, ...] = (
     ".mpeg",
     ".flv",
     ".wmv",
+    ".asf",  # the container of .wmv files, under its own name
     ".3gp",
     ".ogv",
 )

@@ -145,13 +145,19 @@ def test_probe_bad_input(bad_files, name):
         next(iter(inspect_frames(path)))
 
 
-def test_probe_describes_videos_read_clip_refuses(bad_files):
-    hevc = probe(bad_files["hevc.mp4"][0])
-    assert hevc.codec == "hevc"
-    (problem,) = hevc.problems()
-    assert "no motion vectors" in problem and "h264" in problem and "imrkit prepare" in problem
-    with pytest.raises(UnsupportedVideoError, match="hevc.*imrkit prepare"):
-        read_clip(bad_files["hevc.mp4"][0], 0, 1)
+@pytest.mark.parametrize("name, codec", [("hevc.mp4", "HEVC"), ("vp9.webm", "VP9")])
+def test_probe_describes_videos_read_clip_refuses(bad_files, name, codec):
+    """Both messages name the codec and its decoder (PyAV reports the decoder: libvpx-vp9
+    where FFmpeg was built to prefer it), the codecs that do read, and the fix."""
+    path = bad_files[name][0]
+    info = probe(path)
+    named = f"codec is {codec} (decoder {info.codec})"
+    (problem,) = info.problems()
+    assert named in problem and "no motion vectors" in problem
+    assert "H.264" in problem and "imrkit prepare" in problem
+    with pytest.raises(UnsupportedVideoError) as caught:
+        read_clip(path, 0, 1)
+    assert named in caught.value.reason and "imrkit prepare" in str(caught.value)
 
 
 def test_probe_has_no_problem_with_any_gop_structure(readable_files):
