@@ -5,9 +5,14 @@ moving objects, ``--size`` 340x256, ``--frames`` 300 = 10 s at 30 fps, like a Ki
 encoded once per codec into ``--cache``:
 
 - ``mpeg4_gop12``: what ``imrkit prepare`` writes (MPEG-4 Part 2, 12-frame GOPs, no B);
-- ``mpeg4_b``: MPEG-4 Part 2 as Xvid/DivX sources come (keyint 250, 2 B-frames);
+- ``mpeg4_b``: MPEG-4 Part 2 as Xvid/DivX sources come (keyint 250, 2 B-frames), in MP4;
+- ``mpeg4_b_avi``: the same stream as UCF-101 and HMDB-51 ship it: in AVI, at 25 fps;
 - ``mpeg2_b``: MPEG-2, GOP 15, 2 B-frames;
-- ``h264``: x264 defaults (keyint 250, scene cuts on, 3 B-frames with pyramid, 3 references).
+- ``h264``: x264 defaults (keyint 250, scene cuts on, 3 B-frames with pyramid, 3 references),
+  in MP4 as Kinetics downloads come.
+
+Every row has the run's one size, so that costs per frame compare across rows; UCF-101's
+320x240 is ``--size 320 240`` (every row at that size).
 
 Figures, CPU time (best of ``--repeats`` rounds, the methods compared interleaved in every
 round, one thread):
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,12 +40,38 @@ from imrkit.bench.loader import plain_decode
 
 CLIP_GOPS = 5
 CLIP_FRAMES = CLIP_GOPS * 12
-# name -> (encoder, options, max B-frames, GOP)
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How one benchmarked file is written.
+
+    Attributes:
+        encoder: FFmpeg encoder for :func:`imrkit.codec.encode.encode_any`; None writes
+            imrkit's own layout (:func:`imrkit.codec.encode.encode_frames`, what ``prepare``
+            writes).
+        options: encoder options; ``b_frames``: at most this many in a row; ``gop``: keyframe
+            interval.
+        container: FFmpeg muxer, also the file's extension (``"mp4"``, ``"avi"``).
+        fps: frame rate written to the container.
+    """
+
+    encoder: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    b_frames: int = 0
+    gop: int = 12
+    container: str = "mp4"
+    fps: int = 30
+
+
+XVID_LIKE = {"g": "250", "bf": "2", "qmin": "3", "qmax": "8"}
 CODECS = {
-    "mpeg4_gop12": None,  # imrkit.codec.encode defaults
-    "mpeg4_b": ("mpeg4", {"g": "250", "bf": "2", "qmin": "3", "qmax": "8"}, 2, 250),
-    "mpeg2_b": ("mpeg2video", {"g": "15", "bf": "2", "qmin": "3", "qmax": "8"}, 2, 15),
-    "h264": ("libx264", {"crf": "23"}, 3, 250),
+    "mpeg4_gop12": Encoding(),
+    "mpeg4_b": Encoding("mpeg4", XVID_LIKE, 2, 250),
+    # UCF-101 / HMDB-51 as distributed: Xvid/DivX streams in AVI at 25 fps.
+    "mpeg4_b_avi": Encoding("mpeg4", XVID_LIKE, 2, 250, container="avi", fps=25),
+    "mpeg2_b": Encoding("mpeg2video", {"g": "15", "bf": "2", "qmin": "3", "qmax": "8"}, 2, 15),
+    "h264": Encoding("libx264", {"crf": "23"}, 3, 250),
 }
 TARGETS = {
     "h264_read_clip_vs_plain_decode": ("<=", 1.5),
@@ -60,25 +92,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def encode_video(path: Path, frames: list[np.ndarray], codec: str) -> Path:
-    """Encode ``frames`` with one of :data:`CODECS` (once; kept in the cache)."""
-    from imrkit.codec.encode import encode_any, encode_frames
+    """Encode ``frames`` with one of :data:`CODECS` into its container (once; kept in the
+    cache)."""
+    from imrkit.codec.encode import EncodeConfig, encode_any, encode_frames
 
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.part")
-    if CODECS[codec] is None:
-        encode_frames(frames, partial, container_format="mp4")
+    encoding = CODECS[codec]
+    if encoding.encoder is None:
+        config = EncodeConfig(fps=encoding.fps)
+        encode_frames(frames, partial, config, container_format=encoding.container)
     else:
-        encoder, options, b_frames, gop = CODECS[codec]
         encode_any(
             frames,
             partial,
-            codec=encoder,
-            gop_size=gop,
-            b_frames=b_frames,
-            options=options,
-            container_format="mp4",
+            codec=encoding.encoder,
+            gop_size=encoding.gop,
+            b_frames=encoding.b_frames,
+            options=encoding.options,
+            fps=encoding.fps,
+            container_format=encoding.container,
         )
     partial.rename(path)
     return path
@@ -160,7 +195,10 @@ def run(args: argparse.Namespace) -> dict:
     frames = list(synthetic_frames(args.frames, width, height))
     print(f"[bench codecs] encoding into {args.cache} (once)", file=sys.stderr)
     tag = f"{width}x{height}_{args.frames}"
-    videos = {name: encode_video(args.cache / f"{name}_{tag}.mp4", frames, name) for name in CODECS}
+    videos = {
+        name: encode_video(args.cache / f"{name}_{tag}.{encoding.container}", frames, name)
+        for name, encoding in CODECS.items()
+    }
     repeats = args.repeats
     per_frame = 1000 / CLIP_FRAMES
     result: dict = {"size": [width, height], "frames": args.frames, "codecs": {}}
