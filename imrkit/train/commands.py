@@ -42,7 +42,7 @@ def _print_summary(summary) -> None:
 
 def _pretrain(args: argparse.Namespace) -> int:
     from imrkit.train.config import PretrainConfig
-    from imrkit.train.pretrain import pretrain
+    from imrkit.train.pretraining import pretrain
 
     _print_summary(pretrain(_load(PretrainConfig, args)))
     return 0
@@ -50,7 +50,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 def _finetune(args: argparse.Namespace) -> int:
     from imrkit.train.config import FinetuneConfig
-    from imrkit.train.finetune import finetune
+    from imrkit.train.finetuning import finetune
 
     _print_summary(finetune(_load(FinetuneConfig, args)))
     return 0
@@ -73,7 +73,7 @@ def _dataset_config(args: argparse.Namespace):
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from imrkit.train.evaluate import evaluate
+    from imrkit.train.evaluation import evaluate
 
     result = evaluate(
         args.model,

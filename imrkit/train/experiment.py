@@ -302,7 +302,7 @@ def run_job(kind: str, config: Any, out_dir: Path) -> dict:
 
 
 def _pretrain_job(job: PretrainJob, out_dir: Path) -> dict:
-    from imrkit.train.pretrain import pretrain, uses_ctp
+    from imrkit.train.pretraining import pretrain, uses_ctp
 
     config = dataclasses.replace(
         job.run, run=dataclasses.replace(job.run.run, out_dir=str(out_dir))
@@ -321,7 +321,7 @@ def _ctp_heldout(config: PretrainConfig, heldout: DatasetConfig, run_dir: Path) 
 
     from imrkit.data.dataset import build_dataset
     from imrkit.pretext.ctp import evaluate_ctp
-    from imrkit.train.pretrain import build_pretext_model
+    from imrkit.train.pretraining import build_pretext_model
     from imrkit.train.summary import PRETEXT_WEIGHTS
 
     pretext = build_pretext_model(config)
@@ -331,7 +331,7 @@ def _ctp_heldout(config: PretrainConfig, heldout: DatasetConfig, run_dir: Path) 
 
 
 def _finetune_job(config: FinetuneConfig, out_dir: Path) -> dict:
-    from imrkit.train.finetune import finetune
+    from imrkit.train.finetuning import finetune
     from imrkit.train.summary import EVAL_DIR
 
     config = dataclasses.replace(config, run=dataclasses.replace(config.run, out_dir=str(out_dir)))

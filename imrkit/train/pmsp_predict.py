@@ -25,7 +25,7 @@ def load_pretext(run_dir: str | Path, *, device: str | torch.device = "cpu") -> 
 
     from imrkit.config import from_dict
     from imrkit.train.config import PretrainConfig
-    from imrkit.train.pretrain import build_pretext_model
+    from imrkit.train.pretraining import build_pretext_model
 
     run_dir = Path(run_dir)
     weights = run_dir / PRETEXT_WEIGHTS

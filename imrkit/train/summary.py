@@ -27,7 +27,7 @@ EVAL_DIR = "eval"
 
 @dataclass
 class RunSummary:
-    """The outputs of :func:`imrkit.train.pretrain` or :func:`imrkit.train.finetune`.
+    """The outputs of :func:`imrkit.train.pretraining` or :func:`imrkit.train.finetuning`.
 
     Attributes:
         run_dir: the run folder.

@@ -116,7 +116,7 @@ def mixed_config(root, **changes) -> DatasetConfig:
 
 def test_mixed_codecs_through_the_training_loader(mixed_folder):
     from imrkit.models import build_model
-    from imrkit.train.finetune import classification_loss
+    from imrkit.train.finetuning import classification_loss
 
     config = mixed_config(mixed_folder)
     assert config.pipeline == "compact" and config.num_workers == 2  # training's defaults
@@ -189,11 +189,11 @@ def test_mixed_codecs_through_the_training_loader(mixed_folder):
 def test_finetune_counts_the_skipped_video(mixed_folder, tmp_path):
     """The real run over the mixed folder: the epoch's row and the final test count the
     HEVC video as skipped, and the loss stays finite."""
-    # From its module: once imrkit.train.finetune is imported (the test above), the
-    # submodule shadows the lazy ``imrkit.train.finetune`` function.
+    # From its module: once imrkit.train.finetuning is imported (the test above), the
+    # submodule shadows the lazy ``imrkit.train.finetuning`` function.
     from imrkit.train import read_history
     from imrkit.train.config import FinetuneConfig, ModelConfig, OptimConfig, RunConfig
-    from imrkit.train.finetune import finetune
+    from imrkit.train.finetuning import finetune
 
     config = FinetuneConfig(
         model=ModelConfig(name="imrnet_tiny", dropout=0.0),

@@ -113,7 +113,7 @@ def _restore_torch_threads():
 @pytest.fixture(scope="session")
 def pretrained_run(sample_dataset, tmp_path_factory):
     """One finished tiny pretraining run, shared by the tests that need a backbone."""
-    from imrkit.train.pretrain import pretrain
+    from imrkit.train.pretraining import pretrain
 
     out = tmp_path_factory.mktemp("pretrained") / "run"
     return pretrain(tiny_pretrain(sample_dataset, out))

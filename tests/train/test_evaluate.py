@@ -11,7 +11,7 @@ from torch import nn
 
 from imrkit.errors import ConfigError
 from imrkit.models import build_model
-from imrkit.train.evaluate import evaluate, predict, summarize
+from imrkit.train.evaluation import evaluate, predict, summarize
 
 from .conftest import tiny_data
 

@@ -11,7 +11,7 @@ import torch
 from imrkit.errors import ConfigError
 from imrkit.models import build_model, load_model
 from imrkit.train import finetune, list_checkpoints, pretrain, read_history
-from imrkit.train.finetune import load_pretrained_backbone
+from imrkit.train.finetuning import load_pretrained_backbone
 
 from .conftest import tiny_finetune, tiny_pretrain
 

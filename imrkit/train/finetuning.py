@@ -21,7 +21,7 @@ from imrkit.data.dataset import build_dataset, make_loader
 from imrkit.errors import ConfigError
 from imrkit.train.config import FinetuneConfig
 from imrkit.train.engine import Callback, TrainTask, create_accelerator, fit
-from imrkit.train.evaluate import evaluate_loader
+from imrkit.train.evaluation import evaluate_loader
 from imrkit.train.summary import EVAL_DIR, MODEL_DIR, RunSummary, resolve_model_dir
 
 
