@@ -20,13 +20,19 @@ construction (tests/pretext/test_ctp.py, the shortcut guard).
 
 ``--learn STEPS`` adds a learning curve: CTP alone on imrnet_tiny, trained for STEPS
 updates on two augmented clips of every training video (preloaded), with held-out accuracy
-per type every 50 updates, for each ``--pooling`` asked for (the evidence behind CTP's
-``gop`` pooling in BENCHMARKS.md).
+per type every ``--eval-every`` updates, for each ``--pooling`` asked for (the evidence
+behind CTP's ``gop`` pooling in BENCHMARKS.md). ``--pool DIR`` trains on an unlabeled folder
+instead (the sample's 1,000-clip ``unlabeled`` pool: more videos to generalise from),
+``--pframes-dims`` widens the M/R pathways, ``--seed`` sets the network's initialisation and
+the batches drawn. The held-out accuracy comes with a 95% Wilson interval counted over test
+clips, not draws (each clip is drawn ``4`` times with fresh types; conservative).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 
 import numpy as np
 
@@ -41,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learn", type=int, default=0, metavar="STEPS", help="learning curves")
     parser.add_argument("--pooling", nargs="+", default=["clip", "gop"], help="CTP poolings")
     parser.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (--learn)")
+    parser.add_argument("--pool", default=None, help="train --learn on this unlabeled folder")
+    parser.add_argument(
+        "--pframes-dims", type=int, nargs=4, default=None, metavar="D", help="M/R widths"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="initialisation and batches")
+    parser.add_argument("--eval-every", type=int, default=50, help="updates between evals")
 
 
 def correspondence_cues(batch: dict) -> np.ndarray:
@@ -152,22 +164,66 @@ def run(args: argparse.Namespace) -> dict:
         "per_type": per_type,
     }
     if args.learn:
-        train = _clips(config, "train", mode="train", repeats=2)
+        if args.pool:
+            pool = dataclasses.replace(config, root=args.pool, format="unlabeled")
+            train = _clips(pool, "train", mode="train", repeats=2)
+        else:
+            train = _clips(config, "train", mode="train", repeats=2)
         test = _clips(config, "test")
+        result["learn"] = {
+            "train_clips": len(train["iframes"]),
+            "test_clips": len(test["iframes"]),
+            "train_from": args.pool or f"{args.data} (train list)",
+            "pframes_dims": args.pframes_dims,
+            "seed": args.seed,
+            "lr": args.lr,
+        }
         result["curves"] = {
-            pooling: learning_curve(train, test, args.learn, pooling=pooling, lr=args.lr)
+            pooling: learning_curve(
+                train,
+                test,
+                args.learn,
+                pooling=pooling,
+                lr=args.lr,
+                seed=args.seed,
+                pframes_dims=args.pframes_dims,
+                eval_every=args.eval_every,
+            )
             for pooling in args.pooling
         }
     return result
 
 
+def wilson_interval(percent: float, count: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval (in %) of an accuracy of ``percent`` over ``count`` trials."""
+    if count <= 0:
+        return 0.0, 100.0
+    p = percent / 100
+    centre = (p + z * z / (2 * count)) / (1 + z * z / count)
+    half = z * math.sqrt(p * (1 - p) / count + z * z / (4 * count * count)) / (1 + z * z / count)
+    return 100 * (centre - half), 100 * (centre + half)
+
+
 def learning_curve(
-    train: dict, test: dict, steps: int, *, pooling: str, lr: float, batch_size: int = 16
+    train: dict,
+    test: dict,
+    steps: int,
+    *,
+    pooling: str,
+    lr: float,
+    batch_size: int = 16,
+    seed: int = 0,
+    pframes_dims: tuple[int, int, int, int] | None = None,
+    eval_every: int = 50,
 ) -> list[dict]:
     """Train CTP alone (imrnet_tiny, SGD, warm-up then cosine) on preloaded ``train`` clips;
-    every 50 updates, the mean training loss and held-out accuracy per type on ``test``."""
-    import math
+    every ``eval_every`` updates, the mean training loss and held-out accuracy per type on
+    ``test`` (the same held-out draws for every seed and width).
 
+    Args:
+        seed: the network's initialisation and the training batches drawn.
+        pframes_dims: M/R pathway widths (stem and the four stages), None: the preset's.
+    """
     import torch
     from tqdm.auto import tqdm
 
@@ -175,15 +231,19 @@ def learning_curve(
     from imrkit.pretext import build_pretext
     from imrkit.pretext.ctp import evaluate_ctp
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     num_gops = train["iframes"].shape[2]
+    widths = {}
+    if pframes_dims is not None:
+        dims = tuple(pframes_dims)
+        widths = {"pframes": {"stem_dim": dims[0], "stage_dims": dims, "inner_dims": dims}}
     pretext = build_pretext(
         "ctp",
-        build_model("imrnet_tiny"),
+        build_model("imrnet_tiny", **widths),
         hidden_dim=128,
         ctp_pooling=pooling,
         num_gops=num_gops,
-        seed=0,
+        seed=seed,
     )
     optimizer = torch.optim.SGD(pretext.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
     warmup = min(50, steps // 10)
@@ -194,7 +254,7 @@ def learning_curve(
         ),
     )
     held_out = [{k: v[i] for k, v in test.items()} for i in range(len(test["iframes"]))]
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(seed)
     count = len(train["iframes"])
     curve, losses = [], []
     for step in tqdm(range(steps), desc=f"CTP ({pooling} pooling)", unit="update"):
@@ -205,10 +265,11 @@ def learning_curve(
         optimizer.step()
         schedule.step()
         losses.append(output.loss.detach())
-        if (step + 1) % 50 == 0 or step + 1 == steps:
+        if (step + 1) % eval_every == 0 or step + 1 == steps:
             heldout = evaluate_ctp(pretext, held_out, batch_size=batch_size, seed=123)
             loss = float(torch.stack(losses).mean())
-            curve.append({"step": step + 1, "train_loss": loss, **heldout})
+            low, high = wilson_interval(heldout["accuracy"], len(held_out))
+            curve.append({"step": step + 1, "train_loss": loss, **heldout, "ci": [low, high]})
             losses = []
     return curve
 
@@ -232,8 +293,9 @@ def format_report(result: dict) -> str:
         ]
         for point in curve:
             per_type = ", ".join(f"{k} {v:.0f}" for k, v in point["per_type"].items())
+            low, high = point.get("ci", (float("nan"), float("nan")))
             lines.append(
                 f"- {point['step']}: loss {point['train_loss']:.3f}, held-out "
-                f"{point['accuracy']:.1f} ({per_type})"
+                f"{point['accuracy']:.1f} [{low:.1f}, {high:.1f}] ({per_type})"
             )
     return "\n".join(lines)

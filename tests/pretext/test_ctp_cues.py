@@ -45,3 +45,35 @@ def test_cues_tell_aligned_from_random_and_shifted():
     assert aligned[:, 0].mean() > random[:, 0].mean() + 0.2  # motion where the I-frame changes
     assert aligned[:, 1].mean() > shifted[:, 1].mean() + 0.2  # motion energy in step with it
     assert np.isfinite(aligned).all()
+
+
+def test_wilson_interval_matches_known_values():
+    from imrkit.bench.ctp import wilson_interval
+
+    low, high = wilson_interval(50.0, 100)
+    assert abs(low - 40.38) < 0.01 and abs(high - 59.62) < 0.01
+    low, high = wilson_interval(25.0, 200)  # chance of 4-way CTP over the sample's test set
+    assert abs(low - 19.5) < 0.1 and abs(high - 31.4) < 0.1
+    assert abs(wilson_interval(0.0, 10)[0]) < 1e-9
+
+
+def test_learning_curve_follows_its_seed_and_width():
+    """Same seed, same curve; another seed or wider M/R pathways, another network."""
+    from imrkit.bench.ctp import learning_curve
+
+    clips = _square_clips(batch_size=8)
+    train = {k: v.repeat(2, 1, 1, 1, 1) for k, v in clips.items()}
+
+    def curve(**kwargs):
+        return learning_curve(
+            train, clips, 2, pooling="gop", lr=0.01, batch_size=4, eval_every=1, **kwargs
+        )
+
+    first, again, other = curve(seed=0), curve(seed=0), curve(seed=1)
+    wide = curve(seed=0, pframes_dims=(8, 8, 16, 16))
+    losses = [[point["train_loss"] for point in c] for c in (first, again, other, wide)]
+    assert losses[0] == losses[1]
+    assert losses[0] != losses[2] and losses[0] != losses[3]
+    assert [point["step"] for point in first] == [1, 2]
+    low, high = first[-1]["ci"]
+    assert 0 <= low <= first[-1]["accuracy"] <= high <= 100
