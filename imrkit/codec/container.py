@@ -65,11 +65,16 @@ class StreamTiming:
         fps: frames per second.
         time_base: seconds per timestamp tick.
         start: timestamp of frame 0.
+        decoding_times: the container stores decoding times only (AVI): FFmpeg derives
+            presentation times from them where the codec's parser can (MPEG-1/2/4), and
+            stamps H.264 frames with their decoding times (see
+            :mod:`imrkit.codec.decoder`, Numbering).
     """
 
     fps: Fraction
     time_base: Fraction
     start: int
+    decoding_times: bool = False
 
     def __post_init__(self):
         # Exact Fractions for seeking; one float factor for the per-packet conversion.
@@ -79,20 +84,24 @@ class StreamTiming:
     def of(cls, stream: av.video.stream.VideoStream, container=None) -> StreamTiming:
         """The stream's timing. Given its ``container``, and where that container stores
         decoding times only (AVI), frame 0 is the earliest timestamp of the first packets
-        rather than the stream's ``start_time``, and the container is rewound to its start.
+        read after a rewind rather than the stream's ``start_time``, and the container is
+        left rewound to its start.
 
-        In an AVI FFmpeg reports H.264 frames from pts 1 while ``start_time`` is 0
-        (measured), which would number every frame one too high. Other containers store
-        presentation times and are left untouched (rewinding an MPEG-TS by timestamp lands
-        on a later keyframe: measured).
+        In an AVI FFmpeg stamps every frame from pts 1 while ``start_time`` is 0 (H.264,
+        MPEG-1/2/4: measured), which would number every frame one too high. Only after a
+        rewind, though: on a freshly opened AVI it stamps MPEG-1's first I-frame pts 0 (the
+        B-frame after it pts 2), and after any seek pts 1, so the packets are read the way
+        every later read sees them. Other containers store presentation times and are left
+        untouched (rewinding an MPEG-TS by timestamp lands on a later keyframe: measured).
         """
         fps = stream.average_rate or stream.guessed_rate or stream.base_rate
         if not fps:
             fps = 1 / stream.time_base
         start = stream.start_time or 0
-        if container is not None and container.format.name in _DECODING_TIME_FORMATS:
+        decoding_times = container is not None and container.format.name in _DECODING_TIME_FORMATS
+        if decoding_times:
             start = _first_presentation(container, stream, start)
-        return cls(Fraction(fps), Fraction(stream.time_base), start)
+        return cls(Fraction(fps), Fraction(stream.time_base), start, decoding_times)
 
     def index(self, pts: int) -> int:
         """Frame index of a timestamp."""
@@ -110,9 +119,11 @@ _DECODING_TIME_FORMATS = frozenset({"avi"})
 
 
 def _first_presentation(container, stream, default: int) -> int:
-    """Earliest pts among the first packets (``default`` if none has one); rewinds."""
+    """Earliest pts among the first packets after a rewind (``default`` if none has one);
+    rewinds again."""
     stamps = []
     try:
+        container.seek(default, backward=True, any_frame=False, stream=stream)
         for packet in container.demux(stream):
             if packet.pts is not None:
                 stamps.append(packet.pts)

@@ -11,12 +11,39 @@ bitstream, and how it learns it:
 - References. Past frames stay in ``history`` (av.VideoFrame, luma and colour converted on
   demand) for :data:`imrkit.codec.references.MAX_REFERENCE_DISTANCE` frames, so vectors can
   be scaled by their reference distance (:mod:`imrkit.codec.references`).
+- Numbering. A frame's index comes from its timestamp
+  (:class:`imrkit.codec.container.StreamTiming`), except for H.264 with B-frames in an
+  AVI: AVI stores decoding times, and FFmpeg stamps each H.264 frame with its own
+  packet's, so frames come out in display order stamped in decoding order (1, 2, 4, 5, 3,
+  ...: measured). There frames are counted in output order from the IDR picture the read
+  starts at, whose decoding and display index are the same (a closed GOP: whatever comes
+  before it in one order comes before it in the other); each later IDR checks the count,
+  and nothing is skipped before the clip. A keyframe that is not an IDR picture (an open
+  GOP) cannot be numbered that way: a seek that lands on one is retried from the start of
+  the file (and so are that file's later reads); a stream that does not start with an
+  IDR picture is refused (:class:`imrkit.errors.UnsupportedVideoError`).
+- Keyframes. A container's keyframe flags are checked before they are relied on: FFmpeg's
+  AVI demuxer flags every H.263 packet a keyframe (the file's index flags only the
+  I-frames, measured), and a file remuxed from such an AVI keeps those flags in its own
+  index. A seek that lands on a frame that is not an I-frame is retried from the start of
+  the file, and later reads of that file start there.
 - Cost. Frames after the last sampled position of a segment are not decoded when nothing
   refers to them: their packets are held back, and dropped if the next packet is a
-  keyframe (an MPEG-4 GOP-12 file decodes 11 frames per GOP); inside a long GOP they are
-  decoded after all. Frames decoded only to rebuild references (more than
-  MAX_REFERENCE_DISTANCE before the clip) get no bookkeeping at all. Only the frames a
-  stream needs are converted to RGB.
+  keyframe (an MPEG-4 GOP-12 file decodes 11 frames per GOP) whose flag sets it apart from
+  the tail (a tail flagged keyframe too proves nothing: it is decoded). Should the frame
+  after a drop not be an I-frame after all, the run is read again without dropping. Inside
+  a long GOP the tails are decoded after all. Frames decoded only to rebuild references
+  (more than MAX_REFERENCE_DISTANCE before the clip) get no bookkeeping at all. Only the
+  frames a stream needs are converted to RGB.
+- End of stream. FFmpeg's MPEG-1/2/4 and H.263-family decoders hold the last anchor (I or
+  P) back until the next one is decoded, and export a frame's motion vectors when they
+  output it then, but not when a flush drains it (measured, FFmpeg 8: the last frame of
+  such a stream with B-frames, or of any MPEG-1/2 stream, has no side data after a flush;
+  the decoders' flush path skips the export). So at the end of the stream the last
+  keyframe's packet is sent again instead of the flush: decoding it outputs the held
+  anchor the ordinary way, vectors and all (its pixels are a flushed one's: measured), and
+  the picture decoded from the copy (stamped ``_RESENT``) is dropped. FFmpeg's H.264
+  decoder exports vectors from a flush too (measured): it is flushed.
 - Damage. A frame FFmpeg flags corrupt (it concealed lost data) from the keyframe the read
   starts at on is damage, like a decoding failure: the clip is built from it or from
   frames predicted from it.
@@ -41,6 +68,7 @@ from imrkit.codec.motion import BlockMotion, MotionAccumulator
 from imrkit.codec.pictures import (
     SINGLE_REFERENCE_CODECS,
     ZERO_B_VECTOR_CODECS,
+    h264_is_idr,
     h264_is_reference,
     h264_length_size,
     is_anchor,
@@ -50,7 +78,7 @@ from imrkit.codec.pictures import (
 )
 from imrkit.codec.references import MAX_REFERENCE_DISTANCE, Candidate, frame_motion, padded_luma
 from imrkit.codec.residual import MotionCompensator, accumulated_residual, as_rgba
-from imrkit.errors import CorruptVideoError
+from imrkit.errors import CorruptVideoError, UnsupportedVideoError
 
 # Consecutive inter frames without motion side data that mean the vectors are gone (one
 # all-intra frame is a scene cut; a run of them is a stream that stopped exporting).
@@ -63,6 +91,13 @@ VANISHED_AFTER = 3
 # without vectors.
 INTRA_SHARE = 0.25
 _SEEK_ATTEMPTS = 3
+# The timestamp of the keyframe packet sent again at the end of stream (see the module
+# docstring): after every real one, so the picture decoded from it is known and dropped.
+_RESENT = 2**62
+
+
+class _FalseKeyframe(Exception):
+    """A packet flagged keyframe decoded to a picture that is not an I-frame."""
 
 
 _UNREAD = object()  # side data not looked up yet
@@ -142,6 +177,15 @@ class SegmentDecoder:
         self.packet_bytes: dict[int, int] = {}  # packet pts -> its size
         self.keyframe_bytes = 0  # the last keyframe packet's size
         self.reordered = bool(context.has_b_frames)
+        # Decoders that export no vectors for the frame a flush drains (module docstring).
+        self.resend_at_end = self.reordered and context.name in SINGLE_REFERENCE_CODECS
+        # H.264 frames stamped in decoding order: counted in output order from an IDR.
+        self.counted = self.reordered and self.timing.decoding_times and context.name == "h264"
+        self.idr_stamps: set[int] = set()  # keyframe packets' pts that are IDR pictures
+        # Whether a read may seek, and drop held tails at keyframes, until a frame proves
+        # otherwise (module docstring, Keyframes and Numbering).
+        self.seekable = True
+        self.drops_tails = True
         self.sample_slot = {position: slot for slot, position in enumerate(p_positions)}
         # One reformatter per use keeps FFmpeg's converter (sws) context alive across frames
         # instead of rebuilding it for every frame. References are converted to rgb24 too:
@@ -201,6 +245,20 @@ class SegmentDecoder:
 
     def read_segments(self, first_segment: int, num_segments: int) -> None:
         """Seek before ``first_segment`` and fill the next ``num_segments`` segments."""
+        done, entries, blocks = self.segments_done, len(self.frame_indices), len(self.block_motions)
+        try:
+            self._read_run(first_segment, num_segments)
+        except _FalseKeyframe:
+            # A dropped tail was needed: read the run again, decoding every tail. The arrays
+            # are written by segment, so only the lists need to forget the first attempt.
+            self.drops_tails = False
+            self.segments_done = done
+            for entries_list in (self.frame_indices, self.frame_types, self.coded_types):
+                del entries_list[entries:]
+            del self.block_motions[blocks:]
+            self._read_run(first_segment, num_segments)
+
+    def _read_run(self, first_segment: int, num_segments: int) -> None:
         first = first_segment * self.gop_size
         last = (first_segment + num_segments - 1) * self.gop_size + self.last_position
         self.first, self.last = first, last
@@ -420,9 +478,11 @@ class SegmentDecoder:
         A seek lands on the keyframe whose *decoding* timestamp precedes the target; with
         B-frames that can be a keyframe displayed after ``first``, and an MPEG-TS seek can
         land a keyframe later or past the end (measured). Then the seek is retried earlier,
-        and finally from the start of the file.
+        and finally from the start of the file. A seek that lands on a frame that is not an
+        I-frame (keyframe flags that lie) is retried from the start at once, and so are
+        this file's later reads.
         """
-        target = first
+        target = first if self.seekable else 0
         for attempt in range(_SEEK_ATTEMPTS):
             frames = self._frames_after_seek(target, first, last)
             # Frames up to the first I-frame (open-GOP leading B-frames come before it).
@@ -438,14 +498,21 @@ class SegmentDecoder:
                 self.history.clear()
                 continue
             landing = head[-1][0]
-            if landing <= first or target == 0:
+            # Without reordering the keyframe is the first frame out; with it, leading
+            # B-frames may come first, but an I-frame follows them.
+            on_keyframe = picture_type(head[-1][1]) == "I" and (self.reordered or len(head) == 1)
+            if target == 0 or (on_keyframe and landing <= first):
                 # Leading frames displayed before the keyframe may miss references from
                 # before the seek: concealing them is expected; from the keyframe on, damage.
                 self.concealed_from = min(landing, first)
                 yield from head
                 yield from frames
                 return
-            target = 0 if attempt == _SEEK_ATTEMPTS - 2 else max(0, 2 * first - landing - 16)
+            if not on_keyframe:
+                self.seekable = False
+                target = 0
+            else:
+                target = 0 if attempt == _SEEK_ATTEMPTS - 2 else max(0, 2 * first - landing - 16)
             self.history.clear()
 
     def _frames_after_seek(
@@ -455,6 +522,9 @@ class SegmentDecoder:
         context = stream.codec_context
         gop_size, last_position = self.gop_size, self.last_position
         count = None
+        last_keyframe = None  # sent again at the end of the stream (module docstring)
+        check_keyframe = False  # a tail was dropped: the next frame must be an I-frame
+        counted = self.counted
         try:
             # The container sits at its start (fresh, or rewound); anything else seeks.
             if target > 0 or self.demuxed:
@@ -469,8 +539,9 @@ class SegmentDecoder:
                 if self.reordered:
                     # Before the clip, frames nothing refers to (most B-frames) need not be
                     # decoded: the decoder skips them, which cheapens a clip deep in a GOP.
+                    # (Not where frames are counted: a skipped frame would not be.)
                     before = packet.pts is not None and timing.index(packet.pts) < first
-                    context.skip_frame = "NONREF" if before else "DEFAULT"
+                    context.skip_frame = "NONREF" if before and not counted else "DEFAULT"
                 elif packet.pts is not None:
                     index = timing.index(packet.pts)
                     if index > last:
@@ -478,20 +549,42 @@ class SegmentDecoder:
                     if index >= first and index % gop_size > last_position:
                         held.append(packet)
                         continue
-                    if held and packet.is_keyframe:
-                        held.clear()  # nothing from a keyframe on refers to them
+                    if held and packet.is_keyframe and self.drops_tails:
+                        # Nothing from a keyframe on refers to the tail, if the flag is true:
+                        # one that sets it apart from the tail's is trusted, and checked.
+                        if not held[-1].is_keyframe:
+                            held.clear()
+                            check_keyframe = True
                 if packet.is_keyframe:
                     self.keyframe_bytes = packet.size
+                    last_keyframe = packet
+                    if counted and h264_is_idr(bytes(packet), self.h264_length_size):
+                        self.idr_stamps.add(packet.pts)
                 if packet.pts is not None and timing.index(packet.pts) >= self.reach:
                     self.packet_bytes[packet.pts] = packet.size
                     if self.h264_length_size is not None:
                         self.references[packet.pts] = h264_is_reference(
                             bytes(packet), self.h264_length_size
                         )
-                for queued in (*held, packet):
-                    for frame in stream.decode(queued):
+                queue, at_end = (*held, packet), False
+                if self.resend_at_end and packet.size == 0 and last_keyframe is not None:
+                    queue, at_end = (_resent(last_keyframe), packet), True  # then the flush
+                for queued in queue:
+                    decoded = stream.decode(queued)
+                    if at_end:  # the picture decoded from the copy is no frame of the video
+                        decoded = [frame for frame in decoded if frame.pts != _RESENT]
+                    if check_keyframe and decoded:  # the frame of the packet after a drop
+                        if picture_type(decoded[0]) != "I":
+                            raise _FalseKeyframe
+                        check_keyframe = False
+                    for frame in decoded:
                         self.num_decoded += 1
-                        if frame.pts is not None:
+                        if counted:
+                            count = self._counted_index(frame, count, target)
+                            if count is None:  # landed in an open GOP: read from the start
+                                self.seekable = False
+                                return
+                        elif frame.pts is not None:
                             count = timing.index(frame.pts)
                         elif count is None:
                             raise CorruptVideoError(
@@ -506,3 +599,33 @@ class SegmentDecoder:
             raise CorruptVideoError(
                 self.path, f"damaged stream: decoding failed {where} ({error})", CORRUPT_HINT
             ) from None
+
+    def _counted_index(self, frame: av.VideoFrame, count: int | None, target: int) -> int | None:
+        """The display index of an H.264 frame stamped in decoding order: an IDR picture's
+        own, the previous frame's + 1 otherwise (module docstring, Numbering); None for
+        the first frame after a seek that is not an IDR picture."""
+        if frame.pts in self.idr_stamps:
+            index = self.timing.index(frame.pts)
+            if count is not None and index != count + 1:
+                raise CorruptVideoError(
+                    self.path,
+                    f"frames are missing before frame {index} ({count + 1} counted)",
+                    CORRUPT_HINT,
+                )
+            return index
+        if count is None and target > 0:
+            return None
+        if count is None:
+            raise UnsupportedVideoError(
+                self.path,
+                "H.264 with B-frames in AVI that does not start with an IDR picture: AVI "
+                "stores decoding times only, and its frames cannot be numbered",
+            )
+        return count + 1
+
+
+def _resent(keyframe: av.Packet) -> av.Packet:
+    """A copy of a keyframe packet stamped ``_RESENT`` (module docstring, End of stream)."""
+    packet = av.Packet(bytes(keyframe))
+    packet.pts = packet.dts = _RESENT
+    return packet

@@ -66,6 +66,8 @@ CODEC_NAMES = {
 }
 
 
+_H264_IDR = 5  # nal_unit_type of an IDR picture's slices
+
 # Pixel formats whose first plane is 8-bit luma.
 _EIGHT_BIT_YUV = frozenset(
     ["yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"]
@@ -147,13 +149,12 @@ def h264_length_size(extradata: bytes | None) -> int:
     return 0
 
 
-def h264_is_reference(data: bytes, length_size: int) -> bool:
-    """Whether an H.264 access unit is a reference picture (``nal_ref_idc`` of its first
-    slice is not 0). Non-reference frames (most B-frames) are never a candidate reference.
+def _h264_first_slice(data: bytes, length_size: int) -> int | None:
+    """The NAL header byte of an H.264 access unit's first coded slice (None: no slice).
 
     Args:
         data: the packet's bytes.
-        length_size: :func:`h264_length_size` of the stream.
+        length_size: :func:`h264_length_size` of the stream (0: start codes).
     """
     position = 0
     while position < len(data):
@@ -168,6 +169,42 @@ def h264_is_reference(data: bytes, length_size: int) -> bool:
         if header_at >= len(data):
             break
         header = data[header_at]
-        if header & 0x1F in (1, 5):  # a coded slice (non-IDR, IDR)
-            return bool(header >> 5)
-    return True  # no slice found: assume it may be referenced
+        if header & 0x1F in (1, _H264_IDR):  # a coded slice (non-IDR, IDR)
+            return header
+    return None
+
+
+def h264_is_reference(data: bytes, length_size: int) -> bool:
+    """Whether an H.264 access unit is a reference picture (``nal_ref_idc`` of its first
+    slice is not 0). Non-reference frames (most B-frames) are never a candidate reference.
+    An access unit without a slice is assumed to be one."""
+    header = _h264_first_slice(data, length_size)
+    return header is None or bool(header >> 5)
+
+
+def h264_is_idr(data: bytes, length_size: int) -> bool:
+    """Whether an H.264 access unit is an IDR picture (its first slice's ``nal_unit_type``
+    is 5): nothing after it in decoding order refers to anything before it."""
+    header = _h264_first_slice(data, length_size)
+    return header is not None and header & 0x1F == _H264_IDR
+
+
+def h263_is_intra(head: bytes) -> bool | None:
+    """Whether an H.263 picture is intra-coded, from its header's first 8 bytes (None if
+    they are not a picture header). ITU-T H.263 5.1: a 22-bit start code, an 8-bit
+    temporal reference, then PTYPE, whose bit 9 is the coding type (0: INTRA) unless its
+    source format (bits 6-8) is 7 (6 is read alike, as FFmpeg does): then PLUSPTYPE, a
+    3-bit UFEP, 18 bits of OPPTYPE when UFEP is 1, and MPPTYPE, whose first 3 bits are the
+    picture type (0: I)."""
+    if len(head) < 8:
+        return None
+    bits = int.from_bytes(head, "big")
+
+    def field(at: int, width: int) -> int:  # ``width`` bits from bit ``at`` (0: the first)
+        return (bits >> (64 - at - width)) & ((1 << width) - 1)
+
+    if field(0, 22) != 0b1_00000:
+        return None
+    if field(35, 3) < 6:
+        return field(38, 1) == 0
+    return field(41 + (18 if field(38, 3) == 1 else 0), 3) == 0

@@ -79,9 +79,13 @@ difference).
 frame, and decoding runs forward (a frame needs its references); before the clip, frames
 nothing refers to (most B-frames) are skipped by the decoder. Frames after a segment's last
 sampled position are skipped when the next packet is a keyframe (a 12-frame GOP) and decoded
-otherwise (a long GOP). Only the frames a stream needs are converted to RGB. The cost of a
-clip is the frames decoded, ``clip.num_decoded``: a clip inside a long GOP pays for the
-reference frames between the keyframe and its start (BENCHMARKS.md, codecs).
+otherwise (a long GOP). Containers that mislead are checked rather than trusted
+(:mod:`imrkit.codec.decoder`): keyframe flags on frames that are not I-frames (H.263 in
+AVI), AVI's decoding times (H.264 with B-frames is numbered in output order), and the last
+anchor of an MPEG stream, whose vectors FFmpeg exports only if it is not flushed out. Only
+the frames a stream needs are converted to RGB. The cost of a clip is the frames decoded,
+``clip.num_decoded``: a clip inside a long GOP pays for the reference frames between the
+keyframe and its start (BENCHMARKS.md, codecs).
 
 **Straight onto the model's grid.** ``views=`` (:class:`imrkit.codec.crop.OutputView`: a crop
 box, an output size, a flip) returns one clip per view whose streams are already cropped,
@@ -113,6 +117,7 @@ from imrkit.codec.pictures import (
     codec_label,
     codec_name,
     exports_no_vectors,
+    h263_is_intra,
 )
 from imrkit.errors import CorruptVideoError, UnsupportedVideoError, VideoTooShortError
 
@@ -148,7 +153,9 @@ class VideoInfo:
             :data:`imrkit.codec.pictures.MOTION_VECTOR_CODECS`.
         gop_size: the codec's GOP: frames between the first two I-frames (the whole video
             if it has one; if none follows within the first 2000 packets, 2000, a lower
-            bound). :func:`read_clip` cuts its own 12-frame segments whatever this is.
+            bound), from the container's keyframe flags, or for H.263 from each picture
+            header (FFmpeg's AVI demuxer flags every H.263 packet a keyframe: measured).
+            :func:`read_clip` cuts its own 12-frame segments whatever this is.
         has_b_frames: the stream reorders frames (B-frames).
     """
 
@@ -255,11 +262,13 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         num_frames = stream.frames
         keyframes, reordered, scanned, finished = [], False, 0, False
         last_pts = None
+        h263 = context.name == "h263"
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:
                     continue
-                if packet.is_keyframe:
+                intra = h263_is_intra(memoryview(packet)[:8].tobytes()) if h263 else None
+                if packet.is_keyframe if intra is None else intra:
                     keyframes.append(scanned)
                 if packet.pts is not None:
                     reordered |= last_pts is not None and packet.pts < last_pts

@@ -133,6 +133,26 @@ def sprite_masks(corner, previous_corner, side=SPRITE, block=16):
     return inside, background
 
 
+def check_sprite_motion(path, corners, tolerance: float):
+    """The ground truth every codec is held to: read 3 segments at every position; the
+    sprite's blocks move (+2, +1) px per frame within ``tolerance`` (mean), the static
+    background stays still (up to a stray half-pel vector) and the I stream is the decoded
+    frames, whatever the codec coded there. Returns the clip."""
+    from imrkit.codec.reader import read_clip
+
+    clip = read_clip(path, 0, 3, p_positions=tuple(range(1, 12)))
+    errors, background_motion = [], []
+    for slot, index in enumerate(clip.frame_indices[clip.frame_types == "P"]):
+        inside, background = sprite_masks(corners[index], corners[index - 1])
+        errors.append(np.abs(clip.motion[slot][inside] - np.array([2.0, 1.0])))
+        background_motion.append(clip.motion[slot][background])
+    assert np.concatenate(errors).mean() < tolerance
+    background_motion = np.abs(np.concatenate(background_motion))
+    assert background_motion.mean() < 0.05 and background_motion.max() <= 0.5
+    np.testing.assert_array_equal(clip.iframes, plain_decode(path)[[0, 12, 24]])
+    return clip
+
+
 @pytest.fixture(scope="session")
 def synthetic():
     """The generators above, for test modules (conftest cannot be imported under
@@ -145,4 +165,5 @@ def synthetic():
         pan_frames=pan_frames,
         plain_decode=plain_decode,
         sprite_masks=sprite_masks,
+        check_sprite_motion=check_sprite_motion,
     )
