@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> dict:
 
     from imrkit.bench.loader import synthetic_frames
     from imrkit.codec.reader import probe, read_clip
-    from imrkit.codec.transcode import TranscodeConfig, transcode
+    from imrkit.codec.transcoding import TranscodeConfig, transcode
 
     cv2.setNumThreads(1)
     width, height = args.size

@@ -18,8 +18,8 @@ _EXPORTS = {
     "GOP_SIZE": "imrkit.codec.encode",
     "EncodeConfig": "imrkit.codec.encode",
     "encode_frames": "imrkit.codec.encode",
-    "TranscodeConfig": "imrkit.codec.transcode",
-    "transcode": "imrkit.codec.transcode",
+    "TranscodeConfig": "imrkit.codec.transcoding",
+    "transcode": "imrkit.codec.transcoding",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

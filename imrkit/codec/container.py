@@ -1,7 +1,7 @@
 """Opening a video safely: every failure becomes an :class:`imrkit.errors.VideoError`.
 
 The one home of opening a video: the reader, :func:`imrkit.codec.reader.probe`, the
-inspection API and :func:`imrkit.codec.transcode.transcode` all open files through
+inspection API and :func:`imrkit.codec.transcoding.transcode` all open files through
 :func:`open_container` (or :func:`open_video`, its context manager that always closes the
 container, so a bad file in the middle of a dataset never leaks decoder memory or file
 handles). PyAV's exceptions become errors that name the file, say what is wrong and what to

@@ -57,7 +57,7 @@ def _add_transcode_options(parser: argparse.ArgumentParser) -> None:
 
 def _transcode_config(args: argparse.Namespace):
     from imrkit.codec.encode import EncodeConfig
-    from imrkit.codec.transcode import TranscodeConfig
+    from imrkit.codec.transcoding import TranscodeConfig
 
     encode = EncodeConfig()
     if args.quantizer is not None:
@@ -119,7 +119,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _transcode(args: argparse.Namespace) -> int:
-    from imrkit.codec.transcode import transcode
+    from imrkit.codec.transcoding import transcode
 
     path = transcode(args.src, args.dst, _transcode_config(args))
     print(f"wrote {path}")

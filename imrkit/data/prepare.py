@@ -3,7 +3,7 @@
 A dataset such as UCF-101, HMDB-51 or Kinetics-400 is a folder tree of videos plus split
 and annotation files. :func:`prepare_dataset` mirrors that tree into ``dst_dir``:
 
-- every video is transcoded (:func:`imrkit.codec.transcode.transcode`) to MPEG-4 Part 2 with
+- every video is transcoded (:func:`imrkit.codec.transcoding.transcode`) to MPEG-4 Part 2 with
   12-frame GOPs, keeping its relative path, with one output extension for all; with
   ``only_needed=True`` only the videos :func:`imrkit.read_clip` cannot read directly are
   (HEVC, VP9, AV1, ...: ``probe(video).problems()``), and the others are hard-linked (copied
@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imrkit.codec.transcode import OUTPUT_EXTENSIONS, TranscodeConfig, transcode
+from imrkit.codec.transcoding import OUTPUT_EXTENSIONS, TranscodeConfig, transcode
 from imrkit.data.files import VIDEO_EXTENSIONS
 from imrkit.data.processes import fresh_process_context
 from imrkit.errors import ConfigError, ImrkitError, VideoError

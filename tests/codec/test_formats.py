@@ -13,7 +13,7 @@ from imrkit.codec.container import CORRUPT_HINT, open_video
 from imrkit.codec.encode import encode_any
 from imrkit.codec.inspect import inspect_frames
 from imrkit.codec.reader import probe, read_clip
-from imrkit.codec.transcode import open_source
+from imrkit.codec.transcoding import open_source
 from imrkit.errors import CorruptVideoError, VideoError
 
 ALL_POSITIONS = tuple(range(1, 12))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import av
 import pytest
 
-import imrkit.codec.transcode as transcode_module
+import imrkit.codec.transcoding as transcode_module
 from imrkit.cli import main
 from imrkit.data.prepare import FAILURES_FILE, prepare_dataset
 from imrkit.errors import ConfigError, ImrkitError

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from imrkit.cli import main
-from imrkit.codec.transcode import COVIAR_SIZE, TranscodeConfig, output_size, transcode
+from imrkit.codec.transcoding import COVIAR_SIZE, TranscodeConfig, output_size, transcode
 from imrkit.errors import CorruptVideoError, NotAVideoError, VideoError, VideoNotFoundError
 
 
