@@ -154,6 +154,12 @@ def check_sprite_motion(path, corners, tolerance: float):
 
 
 @pytest.fixture(scope="session")
+def sprite_truth():
+    """(frames, corners): the 48-px sprite moving (+2, +1) px/frame for 36 frames."""
+    return sprite_frames(36, 2, 1)
+
+
+@pytest.fixture(scope="session")
 def synthetic():
     """The generators above, for test modules (conftest cannot be imported under
     ``--import-mode=importlib``)."""

@@ -97,11 +97,6 @@ def test_mpeg_with_b_frames_in_avi_reads_as_in_mp4(tmp_path, sprite_truth, synth
     assert_same_clips(read_clip(avi, 1, 2), read_clip(mp4, 1, 2))
 
 
-@pytest.fixture(scope="module")
-def sprite_truth(synthetic):
-    return synthetic.sprite_frames(36, 2, 1)
-
-
 @pytest.mark.parametrize(
     "name, options",
     [("idr", x264(48)), ("open_gop", x264(24, ":open-gop=1"))],

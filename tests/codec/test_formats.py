@@ -41,11 +41,6 @@ def encode(path, frames, codec, options, b_frames, gop):
 
 
 @pytest.fixture(scope="module")
-def sprite_truth(synthetic):
-    return synthetic.sprite_frames(36, 2, 1)
-
-
-@pytest.fixture(scope="module")
 def encoded(tmp_path_factory, sprite_truth, synthetic):
     """name -> (sprite video, pan video) per format."""
     folder = tmp_path_factory.mktemp("formats")
