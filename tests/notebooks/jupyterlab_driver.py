@@ -7,7 +7,7 @@ there once stalled a whole CI run. The child records what it observes in a JSON 
 test asserts on it. Every step is printed, flushed, before it starts, so a run killed at the
 limit says where it stood.
 
-    python jupyterlab_driver.py URL TOKEN SCENARIO SHOTS_DIR RESULT_JSON
+    python jupyterlab_driver.py CHROMIUM URL TOKEN SCENARIO SHOTS_DIR RESULT_JSON
 
 ``SCENARIO`` is ``pmsp_browser`` (notebook 01: its widget's controls and redraws) or
 ``codec_inspection`` (notebook 00: its figures).
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -137,9 +136,8 @@ def codec_inspection(page, shots: Path) -> dict:
     return {"figure_widths": widths, "errors_at_end": error_outputs(page)}
 
 
-def main(url: str, token: str, scenario: str, shots: str, result_path: str) -> int:
+def main(chromium: str, url: str, token: str, scenario: str, shots: str, result_path: str) -> int:
     shots_dir = Path(shots)
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     with sync_playwright() as playwright:
         step("launch chromium")
         # No GPU in a VM: software GL in the renderer is one more thing that can stall.
@@ -152,7 +150,10 @@ def main(url: str, token: str, scenario: str, shots: str, result_path: str) -> i
             result = globals()[scenario](page, shots_dir)
         except Exception:
             result = {"error": traceback.format_exc()}
-        Path(result_path).write_text(json.dumps(result))
+        # Whole or absent: the parent may kill this process at any moment.
+        partial = Path(result_path + ".part")
+        partial.write_text(json.dumps(result))
+        partial.replace(result_path)
         step("close chromium")
         browser.close()
     step("done")
