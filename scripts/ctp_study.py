@@ -11,7 +11,7 @@ criterion: the mean held-out accuracy over seeds, with its interval, above chanc
     .venv/bin/python scripts/ctp_study.py --out runs/ctp_study --table    # tabulate only
 
 Each run is ``imrkit bench ctp --learn ...`` in its own process (one torch thread, about
-15 minutes for tiny and 25 for wide on 2 cores, 7 GB of preloaded clips each), writing
+15 minutes for tiny and 27 for wide on 2 cores, 7 GB of preloaded clips each), writing
 ``<out>/<arm>_s<seed>.json``; finished runs are kept, so an interrupted study resumes where
 it stopped. ``--parallel 2`` runs two at a time. Not a test.
 """
