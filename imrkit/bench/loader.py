@@ -9,6 +9,21 @@ In one run, on the same files and the same 60 frames (5 GOPs), single-threaded:
 - ``farneback`` / ``dis``: decode to grey plus OpenCV optical flow between each consecutive
   pair of those frames (what a flow-based loader computes instead of motion vectors).
 
+The reader at the decoder's floor (issue 24, ``--only reader`` runs this part alone):
+the issue's table on generated natural-like video (the pan below; no real footage is
+bundled) per codec (MPEG-4 Part 2 GOP 12 as ``imrkit prepare`` writes it, MPEG-4 Part 2
+with B-frames, H.264 x264 defaults with B-frames and keyint 250) and size (340x256 and
+1280x720): PyAV decode only (vectors exported, no RGB), PyAV decode + RGB as a user writes
+it and tuned (one reused reformatter, one thread), decord's RGB decode (``pip install
+imrkit[bench]``; skipped with a message where decord is missing) and ``read_clip``, each of
+the 60 frames of a 5-GOP clip from GOP 0 and from GOP 1. Every method runs in its own
+worker process (as a DataLoader worker runs only the reader), ``--reader-batch`` reads in a
+row (a worker's steady state: on a VM the first touch of memory another process has just
+freed can cost more than the work), the methods interleaved in every round, CPU time,
+medians. Then ``read_clip``'s time split into stages (decode,
+side-data parsing, motion fields, reference matching, RGB conversion, residual prediction)
+by timing wrappers, each a share of the clip.
+
 Files: the sample dataset (``--data DIR``, else one built with
 :func:`imrkit.data.sample.make_sample` in the cache, else a generated 160x128 video) and a
 generated 340x256 MPEG-4 video of ``--long-minutes`` (10 by default, 18000 frames, cached
@@ -23,6 +38,7 @@ are set to one thread and the decoder runs single-threaded, so the figures are p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -64,6 +80,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per method")
     parser.add_argument(
         "--flow-repeats", type=int, default=2, help="timed runs of the (slow) optical flow methods"
+    )
+    parser.add_argument(
+        "--only",
+        choices=("all", "reader"),
+        default="all",
+        help="'reader': only the issue-24 table against decord and the stage profile",
+    )
+    parser.add_argument(
+        "--reader-repeats", type=int, default=9, help="interleaved rounds of the reader table"
+    )
+    parser.add_argument(
+        "--reader-batch",
+        type=int,
+        default=5,
+        help="reads in a row per method and round, their median kept (default %(default)s)",
+    )
+    parser.add_argument(
+        "--reader-sizes",
+        default="340x256,1280x720",
+        help="frame sizes of the reader table (default %(default)s)",
     )
     parser.add_argument(
         "--sample-videos",
@@ -160,8 +196,9 @@ def dataset_videos(args: argparse.Namespace) -> tuple[str, list[Path]]:
 # --------------------------------------------------------------------------- the methods
 
 
-def _open_at(path: Path, start_gop: int):
-    """A single-threaded container positioned on ``start_gop``'s I-frame, and its stream."""
+def _open_at(path: Path, start_gop: int, export_vectors: bool = False):
+    """A single-threaded container positioned on ``start_gop``'s I-frame, and its stream
+    (``export_vectors``: the decoder attaches motion vectors, as the reader asks)."""
     import av
 
     from imrkit.codec.container import StreamTiming
@@ -169,6 +206,8 @@ def _open_at(path: Path, start_gop: int):
     container = av.open(str(path))
     stream = container.streams.video[0]
     stream.codec_context.thread_count = 1
+    if export_vectors:
+        stream.codec_context.options = {"flags2": "+export_mvs"}
     if start_gop:
         container.seek(
             StreamTiming.of(stream).pts(start_gop * 12),
@@ -181,7 +220,11 @@ def _open_at(path: Path, start_gop: int):
 
 def plain_decode(path: Path, start_gop: int, reuse_reformatter: bool = False) -> list:
     """The clip's 60 frames as RGB arrays with nothing but PyAV: seek to the keyframe at or
-    before the clip, decode, drop the frames before it (none with 12-frame GOPs), convert."""
+    before the clip, decode, drop the frames before it (none with 12-frame GOPs), convert.
+
+    ``reuse_reformatter``: the tuned decode, one ``VideoReformatter`` for all frames and
+    swscale on one thread (its default, 0, starts as many threads as cores: slower per
+    frame at these sizes, and unfair to one-thread readers)."""
     from av.video.reformatter import VideoReformatter
 
     from imrkit.codec.container import StreamTiming
@@ -198,7 +241,8 @@ def plain_decode(path: Path, start_gop: int, reuse_reformatter: bool = False) ->
             if reformatter is None:
                 frames.append(frame.to_ndarray(format="rgb24"))
             else:
-                frames.append(reformatter.reformat(frame, format="rgb24").to_ndarray())
+                rgb = reformatter.reformat(frame, format="rgb24", threads=1)
+                frames.append(rgb.to_ndarray())
             if len(frames) == CLIP_FRAMES:
                 break
     return frames
@@ -285,6 +329,239 @@ def time_methods(videos: list[Path], start_gops: list[int], args) -> dict[str, f
     return {name: 1000 * value / frames for name, value in seconds.items()}
 
 
+# --------------------------------------------------------------------------- issue 24: vs decord
+
+READER_CODECS = ("mpeg4_gop12", "mpeg4_b", "h264")  # names of imrkit.bench.codecs.CODECS
+READER_STARTS = (0, 1)  # start GOPs: a clip at a keyframe, and one a GOP later
+# read_clip against decord's RGB decode of the same frames: at most this many times.
+READER_TARGET = ("<=", 1.0)
+
+
+def decord_missing() -> str:
+    """Why decord cannot be timed here ("" when it can)."""
+    try:
+        import decord  # noqa: F401
+    except ImportError as error:
+        return f"decord is not installed ({error}): pip install 'imrkit[bench]'"
+    return ""
+
+
+def decode_only(path: Path, start_gop: int) -> int:
+    """The floor: PyAV decodes the clip's 60 frames from the keyframe at or before it, one
+    thread, motion vectors exported (as the reader asks), nothing converted or kept."""
+    from imrkit.codec.container import StreamTiming
+
+    first = start_gop * 12
+    container, stream = _open_at(path, start_gop, export_vectors=True)
+    count = 0
+    with container:
+        timing = StreamTiming.of(stream)
+        for frame in container.decode(stream):
+            count += timing.index(frame.pts) >= first
+            if count == CLIP_FRAMES:
+                break
+    return count
+
+
+def decord_rgb(path: Path, start_gop: int) -> np.ndarray:
+    """decord's RGB decode of the clip's 60 frames, one thread (open, seek, decode, copy
+    out: what a decord-based loader pays per clip)."""
+    import decord
+
+    reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+    first = start_gop * 12
+    return reader.get_batch(list(range(first, first + CLIP_FRAMES))).asnumpy()
+
+
+def _reader_method(name: str) -> Callable[[Path, int], object]:
+    from imrkit.codec.reader import read_clip
+
+    return {
+        "decode_only": decode_only,
+        "pyav_rgb": plain_decode,
+        "pyav_rgb_tuned": lambda path, gop: plain_decode(path, gop, reuse_reformatter=True),
+        "decord_rgb": decord_rgb,
+        "read_clip": lambda path, gop: read_clip(path, gop, CLIP_GOPS),
+    }[name]
+
+
+def _method_worker(connection) -> None:
+    """Runs one method on request, ``count`` times in a row, and answers with the median
+    CPU seconds (a worker process)."""
+    import statistics
+
+    import cv2
+
+    cv2.setNumThreads(1)
+    methods: dict[str, Callable] = {}
+    while (request := connection.recv()) is not None:
+        name, path, start_gop, count = request
+        method = methods.setdefault(name, _reader_method(name))
+        seconds = []
+        for _ in range(count):
+            start = time.process_time()
+            method(path, start_gop)
+            seconds.append(time.process_time() - start)
+        connection.send(statistics.median(seconds))
+
+
+def reader_videos(cache: Path, sizes: list[tuple[int, int]]) -> dict[tuple[str, str], Path]:
+    """The table's videos, encoded once into ``cache``: (codec, "WxH") -> path. 120 frames
+    at 340x256, 84 at larger sizes: enough for a 5-GOP clip from GOP 1."""
+    from imrkit.bench.codecs import CODECS, encode_video
+
+    videos = {}
+    for width, height in sizes:
+        num_frames = 120 if width * height <= 340 * 256 else 84
+        frames = list(synthetic_frames(num_frames, width, height))
+        for codec in READER_CODECS:
+            name = f"{codec}_{width}x{height}_{num_frames}.{CODECS[codec].container}"
+            videos[codec, f"{width}x{height}"] = encode_video(
+                cache / "reader" / name, frames, codec
+            )
+    return videos
+
+
+def reader_table(args: argparse.Namespace) -> dict:
+    """Issue 24's table: CPU ms per clip of each method, medians of interleaved rounds, each
+    method in its own process; and read_clip's stages as shares of its time."""
+    import multiprocessing
+    import statistics
+
+    from imrkit.codec.stages import STAGES, stage_times
+
+    sizes = [tuple(int(v) for v in size.split("x")) for size in args.reader_sizes.split(",")]
+    videos = reader_videos(args.cache, sizes)
+    missing = decord_missing()
+    names = ["decode_only", "pyav_rgb", "pyav_rgb_tuned", "read_clip"]
+    if not missing:
+        names.insert(3, "decord_rgb")
+    else:
+        print(f"[bench loader] decord column skipped: {missing}", file=sys.stderr)
+    context = multiprocessing.get_context("spawn")
+    workers = {}
+    for name in names:
+        ours, theirs = context.Pipe()
+        process = context.Process(target=_method_worker, args=(theirs,), daemon=True)
+        process.start()
+        workers[name] = (process, ours)
+    cases = [(key, gop) for key in videos for gop in READER_STARTS]
+    seconds: dict = {(key, gop, name): [] for key, gop in cases for name in names}
+    try:
+        for round_ in range(args.reader_repeats + 1):  # round 0 warms every worker up
+            for key, gop in cases:
+                for name in names:
+                    connection = workers[name][1]
+                    connection.send((name, videos[key], gop, args.reader_batch))
+                    elapsed = connection.recv()
+                    if round_:
+                        seconds[key, gop, name].append(elapsed)
+    finally:
+        for process, connection in workers.values():
+            connection.send(None)
+            process.join(timeout=10)
+
+    def paired(times: dict, name: str) -> float:
+        """Median over rounds of read_clip / ``name`` timed in the same round: a slow spell
+        on a shared machine hits both of a pair (the VM's CPU clock counts time the host
+        took the core away, so medians of each method alone move with the load)."""
+        return statistics.median(
+            a / b for a, b in zip(times["read_clip"], times[name], strict=True)
+        )
+
+    rows = []
+    for (codec, size), gop in cases:
+        times = {name: seconds[(codec, size), gop, name] for name in names}
+        ms = {name: 1000 * statistics.median(values) for name, values in times.items()}
+        row = {"codec": codec, "size": size, "start_gop": gop, "ms_per_clip": ms}
+        if "decord_rgb" in ms:
+            row["read_clip_vs_decord"] = paired(times, "decord_rgb")
+        row["read_clip_vs_pyav_rgb_tuned"] = paired(times, "pyav_rgb_tuned")
+        row["read_clip_vs_decode_only"] = paired(times, "decode_only")
+        rows.append(row)
+    stages = {}
+    for codec, size in videos:
+        times = stage_times(videos[codec, size], 0, CLIP_GOPS, repeats=args.reader_repeats)
+        stages[f"{codec} {size}"] = {
+            "ms": {stage: 1000 * times[stage] for stage in (*STAGES, "total")},
+            "share": {stage: times[stage] / times["total"] for stage in STAGES},
+        }
+    return {
+        "versions": _versions(),
+        "decord": missing or "timed",
+        "repeats": args.reader_repeats,
+        "batch": args.reader_batch,
+        "source": "generated natural-like pan (imrkit.bench.loader.synthetic_frames)",
+        "rows": rows,
+        "stages": stages,
+    }
+
+
+def _versions() -> dict[str, str]:
+    """The versions that decide the figures: PyAV and its FFmpeg, numpy, OpenCV, decord."""
+    import av
+    import cv2
+
+    versions = {
+        "av": av.__version__,
+        "libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+    }
+    with contextlib.suppress(ImportError):
+        import decord
+
+        versions["decord"] = decord.__version__
+    return versions
+
+
+def format_reader_table(table: dict) -> str:
+    """Issue 24's table and the stage shares, as markdown."""
+    comparison, bound = READER_TARGET
+    lines = [
+        f"Reader vs decord ({table['source']}; CPU ms per 60-frame clip, one thread, "
+        f"each method in its own process, median of {table['repeats']} interleaved rounds "
+        f"of {table.get('batch', 1)} reads in a row; "
+        "ratios: median of the rounds' own ratios)",
+        "",
+        "| input | size | start GOP | decode only | PyAV + RGB | PyAV + RGB tuned "
+        "| decord RGB | read_clip | read_clip / decord | / tuned PyAV | / decode only |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in table["rows"]:
+        ms = row["ms_per_clip"]
+        decord = f"{ms['decord_rgb']:.1f}" if "decord_rgb" in ms else "n/a"
+        ratio = f"{row['read_clip_vs_decord']:.2f}x" if "read_clip_vs_decord" in row else "n/a"
+        lines.append(
+            f"| {row['codec']} | {row['size']} | {row['start_gop']} | {ms['decode_only']:.1f} "
+            f"| {ms['pyav_rgb']:.1f} | {ms['pyav_rgb_tuned']:.1f} | {decord} "
+            f"| {ms['read_clip']:.1f} | {ratio} | {row['read_clip_vs_pyav_rgb_tuned']:.2f}x "
+            f"| {row['read_clip_vs_decode_only']:.2f}x |"
+        )
+    if table["decord"] != "timed":
+        lines += ["", f"decord: {table['decord']}"]
+    else:
+        met = [r["read_clip_vs_decord"] <= bound for r in table["rows"]]
+        lines += [
+            "",
+            f"target read_clip {comparison} {bound:g}x decord: met in {sum(met)} of {len(met)}",
+        ]
+    stage_names = list(next(iter(table["stages"].values()))["share"])
+    lines += [
+        "",
+        f"versions: {table['versions']}",
+        "",
+        "read_clip's stages (share of its CPU time, clip from GOP 0; ms in brackets):",
+        "",
+        "| input | " + " | ".join(stage_names) + " | total ms |",
+        "|---" * (len(stage_names) + 2) + "|",
+    ]
+    for name, part in table["stages"].items():
+        cells = [f"{part['share'][s]:.0%} ({part['ms'][s]:.1f})" for s in stage_names]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {part['ms']['total']:.1f} |")
+    return "\n".join(lines)
+
+
 def storage(path: Path, num_frames: int) -> dict[str, float]:
     """Bytes per frame: the MPEG-4 stream, JPEG q95 frames, raw RGB (on the first frames)."""
     from imrkit.codec.inspect import storage_sizes
@@ -313,6 +590,10 @@ def run(args: argparse.Namespace) -> dict:
     from imrkit.codec.reader import probe
 
     _single_thread()
+    from imrkit.bench.commands import machine_info
+
+    if getattr(args, "only", "all") == "reader":
+        return {"reader": reader_table(args), "machine": {**machine_info(), "threads": 1}}
     source, videos = dataset_videos(args)
     width, height = LONG_SIZE
     long_frames = max(CLIP_FRAMES, int(round(args.long_minutes * 60 * 30)))
@@ -376,8 +657,7 @@ def run(args: argparse.Namespace) -> dict:
         },
         "storage_bytes_per_frame": storage(long_video, info.num_frames),
     }
-    from imrkit.bench.commands import machine_info
-
+    result["reader"] = reader_table(args)
     result["machine"] = {**machine_info(), "threads": 1}  # what this benchmark used
     result["targets"] = check_targets(result)
     return result
@@ -403,6 +683,8 @@ def check_targets(result: dict) -> dict[str, bool]:
 
 
 def format_report(result: dict) -> str:
+    if "long" not in result:  # --only reader
+        return format_reader_table(result["reader"]) + f"\nmachine: {result['machine']}"
     lines = ["Loader benchmark (one thread; CPU time, best of repeated interleaved runs)", ""]
     header = f"  {'method':22s} {'ms/frame':>9s}"
     for key in ("sample", "long"):
@@ -432,6 +714,8 @@ def format_report(result: dict) -> str:
     lines += ["targets:"] + [
         f"  {'met ' if ok else 'MISSED'} {name}" for name, ok in result["targets"].items()
     ]
+    if "reader" in result:
+        lines += ["", format_reader_table(result["reader"])]
     if "machine" in result:
         lines.append(f"machine: {result['machine']}")
     return "\n".join(lines)

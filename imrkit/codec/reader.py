@@ -87,6 +87,16 @@ the frames a stream needs are converted to RGB. The cost of a clip is the frames
 ``clip.num_decoded``: a clip inside a long GOP pays for the reference frames between the
 keyframe and its start (BENCHMARKS.md, codecs).
 
+**What it costs beyond the decoder** (issue 24; :mod:`imrkit.codec.stages` splits a read
+into stages, ``imrkit bench loader --only reader`` prints them beside decord's RGB decode):
+RGB conversion runs on one thread (swscale's default starts a thread per core), the
+residual's prediction is one float-coordinate ``cv2.remap``, H.264's reference matching
+sums all candidates' differences at once, and the prediction's coordinates, the prediction
+and the matching's buffers are reused frame after frame (per read, or per thread) instead
+of allocated afresh (a fresh frame-sized array is a fresh ``mmap`` whose page faults cost
+as much as the work). The outputs are bit for bit those of the slower reader
+(tests/codec/test_reader_reference.py).
+
 **Straight onto the model's grid.** ``views=`` (:class:`imrkit.codec.crop.OutputView`: a crop
 box, an output size, a flip) returns one clip per view whose streams are already cropped,
 resized and flipped, motion rescaled: what ``read_clip`` + a transform give, computed where
