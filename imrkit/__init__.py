@@ -2,13 +2,15 @@
 
 The handful of names a script needs, re-exported from the areas that define them
 (``imrkit.codec``, ``imrkit.data``, ``imrkit.models``, ``imrkit.pretext``, ``imrkit.train``,
-``imrkit.viz``: each package's ``__init__`` lists its public names). They are imported
+``imrkit.evaluate``, ``imrkit.experiment``, ``imrkit.viz``: each package's ``__init__`` lists
+its public names). They are imported
 lazily (PEP 562), so ``import imrkit`` is cheap and a reader-only script never pays for
 importing torch.
 """
 
 from __future__ import annotations
 
+from imrkit import _moved
 from imrkit._lazy import lazy_exports
 
 __version__ = "0.1.0"
@@ -55,4 +57,5 @@ _EXPORTS = {
     "finetune": "imrkit.train",
 }
 
+_moved.install()
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, ("__version__",))

@@ -15,8 +15,11 @@ from imrkit.errors import ImrkitError
 COMMAND_MODULES = (
     "imrkit.data.commands",  # make-sample, prepare, transcode
     "imrkit.models.commands",  # model-stats
-    "imrkit.train.commands",  # pretrain, finetune, evaluate, retrieve, experiment, demo
-    "imrkit.notebook_runner",  # notebooks
+    "imrkit.train.commands",  # pretrain, finetune
+    "imrkit.evaluate.commands",  # evaluate, retrieve
+    "imrkit.experiment.commands",  # experiment
+    "imrkit.demo",  # demo
+    "imrkit.notebook_runner.commands",  # notebooks
     "imrkit.bench.commands",  # bench loader|model|pmsp|train
 )
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from imrkit.errors import ConfigError
 
+#: the run's resolved configuration, beside the other files of its folder
+RUN_CONFIG = "config.json"
 MODEL_DIR = "model"
 PRETEXT_WEIGHTS = "pretext.safetensors"
 EVAL_DIR = "eval"
@@ -64,19 +66,38 @@ class RunSummary:
 
 def resolve_model_dir(path: str | Path) -> Path:
     """A save_pretrained folder from a run folder (``run/model``) or the folder itself."""
+    from imrkit.models.io import CONFIG_NAME, WEIGHTS_NAME
+
     path = Path(path)
     for candidate in (path / MODEL_DIR, path):
-        if (candidate / "config.json").is_file() and (candidate / "model.safetensors").is_file():
+        if (candidate / CONFIG_NAME).is_file() and (candidate / WEIGHTS_NAME).is_file():
             return candidate
     raise ConfigError(
         f"{path}: neither a run folder with {MODEL_DIR}/ nor a saved model "
-        "(config.json + model.safetensors)"
+        f"({CONFIG_NAME} + {WEIGHTS_NAME})"
     )
 
 
 def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     """The ``config.json`` a run folder was trained with, as a dict."""
-    path = Path(run_dir) / "config.json"
+    path = Path(run_dir) / RUN_CONFIG
     if not path.is_file():
         raise ConfigError(f"{path}: not found (is {run_dir} a run folder?)")
     return json.loads(path.read_text())
+
+
+def run_dataset_config(run_dir: str | Path, root: str | Path | None = None, overrides=()):
+    """The :class:`~imrkit.data.dataset.DatasetConfig` a run folder was trained on (defaults
+    where the folder has no ``config.json``, e.g. a bare saved model), with its ``root``
+    replaced by ``root`` if given, then ``overrides`` (a dict or ``key=value`` strings)."""
+    from imrkit.config import apply_overrides, from_dict
+    from imrkit.data.dataset import DatasetConfig
+
+    config = DatasetConfig()
+    if (Path(run_dir) / RUN_CONFIG).is_file():
+        saved = read_run_config(run_dir)
+        if isinstance(saved.get("data"), dict):
+            config = from_dict(DatasetConfig, saved["data"])
+    if root:
+        config = apply_overrides(config, {"root": str(root)})
+    return apply_overrides(config, overrides)

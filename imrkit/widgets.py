@@ -25,8 +25,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from imrkit.errors import ImrkitError
-from imrkit.pretext.labels import SPATIAL_SCALES as PMSP_SPATIAL_SCALES
-from imrkit.pretext.labels import TEMPORAL_SCALES as PMSP_TEMPORAL_SCALES
+from imrkit.transforms.pmsp_labels import SPATIAL_SCALES as PMSP_SPATIAL_SCALES
+from imrkit.transforms.pmsp_labels import TEMPORAL_SCALES as PMSP_TEMPORAL_SCALES
 from imrkit.viz.pretext import pyramid_boxes
 
 # (path, start_gop, num_gops) -> an object with .iframes (T x H x W x 3) and .motion
@@ -47,7 +47,7 @@ def _count_gops(path: Path) -> int:
 
 
 def _pmsp_labels(motion: np.ndarray, num_gops: int) -> Mapping:
-    from imrkit.pretext.labels import pmsp_labels
+    from imrkit.transforms.pmsp_labels import pmsp_labels
 
     return pmsp_labels(motion, num_gops)
 
@@ -83,7 +83,7 @@ class PMSPBrowser:
             :func:`imrkit.codec.reader.read_clip`.
         count_gops: ``path -> number of GOPs``; default from :func:`imrkit.codec.reader.probe`.
         compute_labels: ``(motion, num_gops) -> {(s, t): labels}``; default
-            :func:`imrkit.pretext.labels.pmsp_labels`.
+            :func:`imrkit.transforms.pmsp_labels.pmsp_labels`.
 
     Example:
         >>> from imrkit.data.files import find_videos

@@ -26,7 +26,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from imrkit.train.stats import bootstrap_ci, format_ci, paired_difference
+from imrkit.experiment.bootstrap import bootstrap_ci, format_ci, paired_difference
 
 ARMS = {"tiny": [], "wide": ["--pframes-dims", "16", "16", "32", "32"]}
 SEEDS = (0, 1, 2)

@@ -147,7 +147,7 @@ def test_cell_box_follows_the_pmsp_grid():
 def test_cell_box_covers_exactly_the_pixels_the_labels_sum(size):
     # The figures once kept their own (float) copy of the grid; they now use the labels'
     # integer pixel edges, and a box spans exactly its cell's pixel centres.
-    from imrkit.pretext.labels import cell_edges
+    from imrkit.transforms.pmsp_labels import cell_edges
 
     for cells in (2, 3, 4):
         edges = cell_edges(size, cells)
@@ -166,7 +166,7 @@ def test_cell_box_covers_exactly_the_pixels_the_labels_sum(size):
 
 
 def test_the_box_of_a_label_holds_the_motion_that_made_it():
-    from imrkit.pretext.labels import pmsp_labels
+    from imrkit.transforms.pmsp_labels import pmsp_labels
 
     size, cells = 50, 3  # edges 0, 17, 33, 50
     for label in range(cells * cells):
@@ -218,7 +218,7 @@ def test_pyramid_boxes_draws_only_the_chosen_scales_and_checks_labels(iframes):
 
 
 def test_pyramid_boxes_frames_the_moving_corner_of_a_real_label(iframes):
-    from imrkit.pretext.labels import pmsp_labels
+    from imrkit.transforms.pmsp_labels import pmsp_labels
 
     motion = np.zeros((5 * T, H, W, 2), np.float32)
     motion[:, 4 : H // 2 - 4, W // 2 + 4 : W - 4] = (3.0, 1.0)  # a patch moving top-right

@@ -6,6 +6,8 @@ import argparse
 import importlib
 import json
 
+from imrkit.machine import machine_info  # noqa: F401 (also imported from here)
+
 BENCHMARKS = {
     "loader": ("imrkit.bench.loader", "read_clip vs plain decode vs optical flow; storage"),
     "model": ("imrkit.bench.model", "IMRNet GMACs vs Table 2, CPU/GPU throughput"),
@@ -14,37 +16,12 @@ BENCHMARKS = {
     "ctp": ("imrkit.bench.ctp", "can the CTP types be told apart in a dataset, and by what"),
     "codecs": ("imrkit.bench.codecs", "read_clip per codec (H.264, MPEG-2/4) vs decode, prepare"),
     "pipeline": ("imrkit.bench.pipeline", "dataset sample vs plain decode, bytes, worker scaling"),
+    "engine": ("imrkit.bench.engine", "each phase of a suite job: real run vs bare loop, GFLOP/s"),
+    "inputs": (
+        "imrkit.bench.inputs",
+        "per-stream input scale, sample and natural-like video",
+    ),
 }
-
-
-def machine_info() -> dict:
-    """What a benchmark ran on, recorded beside its figures."""
-    import os
-    import platform
-
-    info = {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-    }
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-        info["threads"] = torch.get_num_threads()
-        if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name()
-    except ImportError:
-        pass
-    return info
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -92,11 +92,15 @@ def correspondence_cues(batch: dict) -> np.ndarray:
     return torch.cat([spatial, temporal, boundaries], dim=1).numpy()
 
 
-def _clips(config, subset: str, mode: str = "eval", repeats: int = 1) -> dict:
+def preload_clips(
+    config, subset: str, mode: str = "eval", repeats: int = 1, pmsp: bool = False
+) -> dict:
+    """Every clip of ``subset`` (``repeats`` augmented draws of each in train mode) as
+    model-ready float tensors ``{"iframes", "motion", "residual"[, "pmsp"]}``."""
     from imrkit.data.dataset import build_dataset, collate_clips
     from imrkit.transforms.compact import model_inputs
 
-    dataset = build_dataset(config, subset, mode=mode, labelled=False)
+    dataset = build_dataset(config, subset, mode=mode, labelled=False, pmsp=pmsp)
     keys = [
         i if mode == "eval" else (i, 1000 * r + i)
         for r in range(repeats)
@@ -104,7 +108,11 @@ def _clips(config, subset: str, mode: str = "eval", repeats: int = 1) -> dict:
     ]
     clips = [dataset[key] for key in keys]
     batch = model_inputs(collate_clips(clips))
-    return {k: batch[k] for k in ("iframes", "motion", "residual")}
+    names = ("iframes", "motion", "residual") + (("pmsp",) if pmsp else ())
+    return {k: batch[k] for k in names}
+
+
+_clips = preload_clips
 
 
 def _draw(clips: dict, passes: int, seed: int, batch_size: int = 16):
@@ -133,8 +141,8 @@ def run(args: argparse.Namespace) -> dict:
     import torch
 
     from imrkit.data.dataset import DatasetConfig
+    from imrkit.evaluate.probe import linear_probe
     from imrkit.pretext.ctp import CORRESPONDENCE_TYPES
-    from imrkit.train.probe import linear_probe
     from imrkit.transforms import TransformConfig
 
     torch.set_num_threads(1)
@@ -215,14 +223,19 @@ def learning_curve(
     seed: int = 0,
     pframes_dims: tuple[int, int, int, int] | None = None,
     eval_every: int = 50,
+    pretext_name: str = "ctp",
+    device: str = "cpu",
 ) -> list[dict]:
-    """Train CTP alone (imrnet_tiny, SGD, warm-up then cosine) on preloaded ``train`` clips;
-    every ``eval_every`` updates, the mean training loss and held-out accuracy per type on
-    ``test`` (the same held-out draws for every seed and width).
+    """Train CTP (alone, or ``pretext_name="pmsp+ctp"``; imrnet_tiny, SGD, warm-up then
+    cosine) on preloaded ``train`` clips; every ``eval_every`` updates, the mean training
+    loss and held-out CTP accuracy per type on ``test`` (the same held-out draws for every
+    seed and width).
 
     Args:
         seed: the network's initialisation and the training batches drawn.
         pframes_dims: M/R pathway widths (stem and the four stages), None: the preset's.
+        pretext_name: ``ctp`` or ``pmsp+ctp`` (``train`` then holds ``"pmsp"`` labels).
+        device: where the network trains; ``train`` and ``test`` should already be there.
     """
     import torch
     from tqdm.auto import tqdm
@@ -238,13 +251,13 @@ def learning_curve(
         dims = tuple(pframes_dims)
         widths = {"pframes": {"stem_dim": dims[0], "stage_dims": dims, "inner_dims": dims}}
     pretext = build_pretext(
-        "ctp",
+        pretext_name,
         build_model("imrnet_tiny", **widths),
         hidden_dim=128,
         ctp_pooling=pooling,
         num_gops=num_gops,
         seed=seed,
-    )
+    ).to(device)
     optimizer = torch.optim.SGD(pretext.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
     warmup = min(50, steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -258,7 +271,7 @@ def learning_curve(
     count = len(train["iframes"])
     curve, losses = [], []
     for step in tqdm(range(steps), desc=f"CTP ({pooling} pooling)", unit="update"):
-        chosen = torch.randint(count, (batch_size,), generator=generator)
+        chosen = torch.randint(count, (batch_size,), generator=generator).to(device)
         output = pretext({k: v[chosen] for k, v in train.items()})
         optimizer.zero_grad()
         output.loss.backward()

@@ -4,7 +4,7 @@ Three parts:
 
 1. GMACs per frame of IMR-R18 and IMR-R50 at the paper's input (5 I-frames + 25 P-frames at
    224 x 224, clip cost / 25) against Table 2's 0.66 and 1.04, with the per-pathway and
-   per-connection breakdown (:func:`imrkit.models.stats.model_stats`).
+   per-connection breakdown (:func:`imrkit.models.cost.model_stats`).
 2. CPU (``--device cpu``, the default): forward and forward+backward clips/s of
    ``imrnet_tiny`` and ``imrnet_r18`` at ``--size`` (128) and ``--batch-size`` (4), eager
    against ``channels_last_3d`` and ``torch.compile``; each ratio is against eager measured
@@ -95,7 +95,7 @@ def _time(step, repeats: int, warmup: int = 2, synchronize=lambda: None) -> dict
 
 
 def flops_vs_paper() -> dict[str, Any]:
-    from imrkit.models.stats import model_stats
+    from imrkit.models.cost import model_stats
 
     results = {}
     for name, band in FLOP_BANDS.items():

@@ -10,9 +10,9 @@ worker), CPU time, best of ``--repeats`` interleaved runs:
   from the transformed motion right after the transform, as a dataset does (labels come from
   the motion the network receives); ``pmsp_labels_in_pipeline`` is the difference, what the
   labels add to loading a clip;
-- ``pmsp_labels_transformed``: :func:`~imrkit.pretext.labels.pmsp_label_tensor` alone on a
+- ``pmsp_labels_transformed``: :func:`~imrkit.transforms.pmsp_labels.pmsp_label_tensor` alone on a
   transformed clip's motion, timed between other work (cold caches: an upper bound);
-- ``pmsp_labels_full_frame``: :func:`~imrkit.pretext.labels.pmsp_labels` on the reader's
+- ``pmsp_labels_full_frame``: :func:`~imrkit.transforms.pmsp_labels.pmsp_labels` on the reader's
   full-frame motion, for reference.
 
 Two sets of clips: the sample dataset's (160 x 128, 112 crops) and a generated CoViAR-sized
@@ -58,8 +58,8 @@ def time_clips(videos: list[Path], crop_size: int, short_side: int, repeats: int
     import torch
 
     from imrkit.codec.reader import read_clip
-    from imrkit.pretext.labels import pmsp_label_tensor, pmsp_labels
     from imrkit.transforms import TransformConfig, train_transform
+    from imrkit.transforms.pmsp_labels import pmsp_label_tensor, pmsp_labels
 
     config = TransformConfig(crop_size=crop_size, short_side=short_side)
     transform = train_transform(config)

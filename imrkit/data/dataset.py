@@ -297,7 +297,7 @@ class CompressedVideoDataset(Dataset):
     def _compact_sample(self, index: int, rng, generator) -> dict[str, Any]:
         """Read straight onto the transform's crops; compact streams (+ PMSP labels)."""
         from imrkit.codec.crop import OutputView
-        from imrkit.pretext.labels import pmsp_label_tensor
+        from imrkit.transforms.pmsp_labels import pmsp_label_tensor
 
         cfg = self.transform.cfg
         info = self._video_info(index)

@@ -13,29 +13,74 @@ and annotation files. :func:`prepare_dataset` mirrors that tree into ``dst_dir``
 - outputs that already exist are skipped: every output is written atomically (temp file,
   then rename), so an existing file is a finished one and an interrupted run resumes;
 - a video that cannot be read is reported, never fatal; the failures are listed at the end
-  and written to ``dst_dir/prepare_failures.txt``.
+  and written to ``dst_dir/prepare_failures.txt``;
+- ``shard=(I, N)`` prepares only shard I of N (:class:`Shard`): a file belongs to the shard
+  its output path hashes to, so N processes (a SLURM array) prepare one dataset together,
+  each resumable on its own with its own failure list, and their union is exactly the
+  unsharded result.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import shutil
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from imrkit.codec.transcoding import OUTPUT_EXTENSIONS, TranscodeConfig, transcode
 from imrkit.data.files import VIDEO_EXTENSIONS
-from imrkit.data.processes import fresh_process_context
+from imrkit.data.processes import available_cpus, map_with_progress, process_pool
 from imrkit.errors import ConfigError, ImrkitError, VideoError
 
 # Split lists, class indices and annotation tables travel with the videos.
 SIDE_FILE_EXTENSIONS = frozenset({".txt", ".csv", ".json", ".tsv"})
 FAILURES_FILE = "prepare_failures.txt"
 PARTIAL_SUFFIX = ".part"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (0-based, as a SLURM array's ``SLURM_ARRAY_TASK_ID``).
+
+    A file belongs to the shard its output path (relative, POSIX) hashes to: the split
+    depends on nothing but the path, so every shard computes it alone, the shards are
+    disjoint, their union is every file, and a file added later leaves the others in place.
+    """
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ConfigError(
+                f"shard {self.index}/{self.count}: the index must be in 0..{self.count - 1} "
+                "(e.g. --shard 0/4 ... --shard 3/4)"
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"I/N"`` (e.g. ``"3/8"``)."""
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ConfigError(f"shard {text!r}: expected I/N, e.g. 0/4") from None
+        return cls(index, count)
+
+    def holds(self, relative: Path) -> bool:
+        digest = hashlib.sha1(relative.as_posix().encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index
+
+    @property
+    def failures_file(self) -> str:
+        return f"prepare_failures.shard{self.index}of{self.count}.txt"
+
+
+def _is_failures_file(name: str) -> bool:
+    return name == FAILURES_FILE or (
+        name.startswith("prepare_failures.shard") and name.endswith(".txt")
+    )
 
 
 @dataclass
@@ -57,21 +102,28 @@ class PrepareReport:
     linked: list[str] = field(default_factory=list)
     copied: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    shard: Shard | None = None
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
+    @property
+    def failures_path(self) -> Path:
+        """``prepare_failures.txt``, or the shard's own list."""
+        return self.dst_dir / (self.shard.failures_file if self.shard else FAILURES_FILE)
+
     def summary(self) -> str:
         """A human-readable summary, the failures listed one per line."""
+        where = f" (shard {self.shard.index}/{self.shard.count})" if self.shard else ""
         lines = [
-            f"prepared {self.src_dir} -> {self.dst_dir}: {len(self.converted)} converted, "
+            f"prepared {self.src_dir} -> {self.dst_dir}{where}: {len(self.converted)} converted, "
             f"{len(self.linked)} linked (read directly), "
             f"{len(self.skipped)} already done, {len(self.copied)} side files copied, "
             f"{len(self.failed)} failed"
         ]
         if self.failed:
-            lines.append(f"failures (also in {self.dst_dir / FAILURES_FILE}):")
+            lines.append(f"failures (also in {self.failures_path}):")
             lines += [f"  {video}: {reason}" for video, reason in self.failed]
             lines.append("fix or remove them and run the same command again to resume")
         return "\n".join(lines)
@@ -94,45 +146,22 @@ def find_files(src_dir: Path, exclude: Path | None = None) -> tuple[list[Path], 
             relative = (folder / name).relative_to(src_dir)
             if suffix in VIDEO_EXTENSIONS:
                 videos.append(relative)
-            elif suffix in SIDE_FILE_EXTENSIONS and name != FAILURES_FILE:
+            elif suffix in SIDE_FILE_EXTENSIONS and not _is_failures_file(name):
                 side_files.append(relative)
     return videos, side_files
 
 
-def available_cpus() -> int:
-    """CPUs this process may run on (respects affinity masks, e.g. under SLURM or taskset)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
-@contextmanager
-def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """A process pool whose workers do not inherit this process's threads.
-
-    Workers start from a fresh interpreter (see :func:`fresh_process_context`): as with any
-    such pool, a script using it needs the ``if __name__ == "__main__":`` guard.
-
-    On Ctrl-C or an error, jobs not yet started are cancelled rather than run to the end.
-    """
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=fresh_process_context())
-    try:
-        yield pool
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-
-
 def _prepare_job(
-    src: str, dst: str, linked_dst: str, config: TranscodeConfig, only_needed: bool
+    job: tuple[Path, Path, Path, Path], config: TranscodeConfig, only_needed: bool
 ) -> tuple[str, str | None]:
     """Worker entry point: prepare one video; ``(what was done, failure reason or None)``.
 
-    Any exception is turned into a message here, so one bad video cannot stop the pool.
+    ``job`` is (relative path, source, transcoded output, linked output). Any exception is
+    turned into a message here, so one bad video cannot stop the pool.
     """
     from imrkit.codec.reader import probe
 
+    _, src, dst, linked_dst = (str(path) for path in job)
     try:
         if only_needed and not probe(src).problems():
             _link_atomically(Path(src), Path(linked_dst))
@@ -158,47 +187,24 @@ def _link_atomically(src: Path, dst: Path) -> None:
     partial.replace(dst)
 
 
-def _remove_partials(dst_dir: Path) -> None:
-    """Delete temp files a killed run left behind (``.NAME.part``)."""
+def _remove_partials(dst_dir: Path, shard: Shard | None = None, extension: str = "") -> None:
+    """Delete temp files a killed run left behind (``.NAME.part``); with ``shard``, only
+    those of its own outputs (other shards may be writing theirs right now)."""
     for partial in dst_dir.rglob(f".*{PARTIAL_SUFFIX}"):
-        partial.unlink(missing_ok=True)
+        target = partial.with_name(partial.name[1 : -len(PARTIAL_SUFFIX)]).relative_to(dst_dir)
+        if shard is None or shard.holds(target.with_suffix(extension)):
+            partial.unlink(missing_ok=True)
 
 
-def prepare_dataset(
-    src_dir: str | os.PathLike,
-    dst_dir: str | os.PathLike,
-    *,
-    workers: int = 0,
-    config: TranscodeConfig = TranscodeConfig(),
-    extension: str = ".avi",
-    overwrite: bool = False,
-    progress: bool = True,
-    only_needed: bool = False,
-) -> PrepareReport:
-    """Transcode every video under ``src_dir`` into ``dst_dir``, keeping relative paths.
-
-    Args:
-        src_dir: the dataset as downloaded (videos of any format PyAV reads, split files).
-        dst_dir: where the prepared copy goes (created; may already hold a partial run).
-        workers: parallel processes; 0 uses every CPU, 1 runs in this process.
-        config: size and codec settings of the outputs.
-        extension: output extension for every video, ``.avi`` or ``.mp4``. Keep ``.avi``
-            for UCF-101 and HMDB-51, whose split files name ``.avi`` files.
-        overwrite: transcode again even where an output exists.
-        progress: show a tqdm progress bar.
-        only_needed: transcode only the videos ``read_clip`` cannot read directly; link
-            the others under their own name (data/README.md says when that pays).
-
-    Returns:
-        A :class:`PrepareReport`; ``report.ok`` is False if any video failed. The failures
-        are also written to ``dst_dir/prepare_failures.txt`` (removed when none failed).
+def _check_arguments(
+    src_dir: str | os.PathLike, dst_dir: str | os.PathLike, extension: str
+) -> tuple[Path, Path, str]:
+    """The resolved source and destination folders and the output extension (with its dot).
 
     Raises:
         ImrkitError: ``src_dir`` is not a folder.
         ConfigError: bad extension, or ``dst_dir`` equal to ``src_dir``.
     """
-    from tqdm.auto import tqdm
-
     src_dir, dst_dir = Path(src_dir).resolve(), Path(dst_dir).resolve()
     if not src_dir.is_dir():
         raise ImrkitError(f"{src_dir}: the source dataset folder does not exist")
@@ -209,17 +215,32 @@ def prepare_dataset(
         raise ConfigError(
             f"prepare: extension must be one of {sorted(OUTPUT_EXTENSIONS)}, got {extension!r}"
         )
-    dst_dir.mkdir(parents=True, exist_ok=True)
-    _remove_partials(dst_dir)
-    report = PrepareReport(src_dir, dst_dir)
+    return src_dir, dst_dir, extension
 
-    videos, side_files = find_files(src_dir, exclude=dst_dir)
+
+def _copy_side_files(report: PrepareReport, side_files: list[Path]) -> None:
+    """Copy the split and annotation files to the same relative paths under ``dst_dir``."""
     for relative in side_files:
-        target = dst_dir / relative
+        target = report.dst_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src_dir / relative, target)
+        shutil.copy2(report.src_dir / relative, target)
         report.copied.append(relative.as_posix())
 
+
+def _plan_jobs(
+    report: PrepareReport,
+    videos: list[Path],
+    extension: str,
+    *,
+    overwrite: bool,
+    only_needed: bool,
+) -> list[tuple[Path, Path, Path, Path]]:
+    """The videos still to prepare, as ``(relative, source, output, linked output)`` jobs.
+
+    Videos whose output exists are recorded as skipped (unless ``overwrite``); two videos
+    that would share an output are recorded as failed.
+    """
+    src_dir, dst_dir = report.src_dir, report.dst_dir
     jobs, outputs = [], {}
     for relative in videos:
         output = relative.with_suffix(extension)
@@ -237,56 +258,106 @@ def prepare_dataset(
             report.skipped.append(relative.as_posix())
         else:
             jobs.append((relative, src_dir / relative, dst_dir / output, dst_dir / relative))
+    return jobs
 
-    bar = tqdm(total=len(jobs), desc="prepare", unit="video", disable=not progress)
-    workers = workers or available_cpus()
 
-    def record(relative: Path, outcome: tuple[str, str | None]) -> None:
-        done, reason = outcome
-        if reason is None:
-            (report.linked if done == "linked" else report.converted).append(relative.as_posix())
-        else:
-            report.failed.append((relative.as_posix(), reason))
-            if progress:
-                bar.write(f"failed: {relative.as_posix()}: {reason}")
-        bar.update()
+def _record(
+    report: PrepareReport, relative: Path, outcome: tuple[str, str | None], *, progress: bool
+) -> None:
+    """Add one video's outcome to the report; a failure is also printed above the bar."""
+    from tqdm.auto import tqdm
 
-    if workers == 1 or len(jobs) <= 1:
-        for relative, src, dst, linked in jobs:
-            record(relative, _prepare_job(str(src), str(dst), str(linked), config, only_needed))
+    done, reason = outcome
+    if reason is None:
+        (report.linked if done == "linked" else report.converted).append(relative.as_posix())
     else:
-        with process_pool(min(workers, len(jobs))) as pool:
-            futures = {
-                pool.submit(
-                    _prepare_job, str(src), str(dst), str(linked), config, only_needed
-                ): relative
-                for relative, src, dst, linked in jobs
-            }
-            for future in as_completed(futures):
-                try:
-                    outcome = future.result()
-                except BrokenProcessPool:
-                    # A worker died (e.g. FFmpeg crashed on a damaged file): the videos it and
-                    # the rest of the pool held are reported; a rerun resumes them.
-                    outcome = ("failed", "worker process died (rerun to retry)")
-                record(futures[future], outcome)
-    bar.close()
-    _remove_partials(dst_dir)
+        report.failed.append((relative.as_posix(), reason))
+        if progress:
+            tqdm.write(f"failed: {relative.as_posix()}: {reason}")
 
+
+def _write_failures(report: PrepareReport) -> None:
+    """Sort the report's lists; write ``dst_dir/prepare_failures.txt`` (removed if none)."""
     report.converted.sort()
     report.linked.sort()
     report.failed.sort()
-    failures_path = dst_dir / FAILURES_FILE
+    failures_path = report.failures_path
     if report.failed:
         failures_path.write_text("".join(f"{video}\t{reason}\n" for video, reason in report.failed))
     else:
         failures_path.unlink(missing_ok=True)
+
+
+def prepare_dataset(
+    src_dir: str | os.PathLike,
+    dst_dir: str | os.PathLike,
+    *,
+    workers: int = 0,
+    config: TranscodeConfig = TranscodeConfig(),
+    extension: str = ".avi",
+    overwrite: bool = False,
+    progress: bool = True,
+    only_needed: bool = False,
+    shard: Shard | None = None,
+) -> PrepareReport:
+    """Transcode every video under ``src_dir`` into ``dst_dir``, keeping relative paths.
+
+    Args:
+        src_dir: the dataset as downloaded (videos of any format PyAV reads, split files).
+        dst_dir: where the prepared copy goes (created; may already hold a partial run).
+        workers: parallel processes; 0 uses every CPU, 1 runs in this process.
+        config: size and codec settings of the outputs.
+        extension: output extension for every video, ``.avi`` or ``.mp4``. Keep ``.avi``
+            for UCF-101 and HMDB-51, whose split files name ``.avi`` files.
+        overwrite: transcode again even where an output exists.
+        progress: show a tqdm progress bar.
+        only_needed: transcode only the videos ``read_clip`` cannot read directly; link
+            the others under their own name (data/README.md says when that pays).
+        shard: prepare only this shard's videos and side files (:class:`Shard`); its
+            failures go to ``dst_dir/prepare_failures.shardIofN.txt``.
+
+    Returns:
+        A :class:`PrepareReport`; ``report.ok`` is False if any video failed. The failures
+        are also written to ``dst_dir/prepare_failures.txt`` (removed when none failed).
+
+    Raises:
+        ImrkitError: ``src_dir`` is not a folder.
+        ConfigError: bad extension, or ``dst_dir`` equal to ``src_dir``.
+    """
+    src_dir, dst_dir, extension = _check_arguments(src_dir, dst_dir, extension)
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    _remove_partials(dst_dir, shard, extension)
+    report = PrepareReport(src_dir, dst_dir, shard=shard)
+
+    videos, side_files = find_files(src_dir, exclude=dst_dir)
+    if shard is not None:
+        # Keyed by the output path, so two videos that would share an output (a.mp4, a.webm)
+        # meet in one shard, which reports the clash.
+        videos = [v for v in videos if shard.holds(v.with_suffix(extension))]
+        side_files = [f for f in side_files if shard.holds(f)]
+    _copy_side_files(report, side_files)
+    jobs = _plan_jobs(report, videos, extension, overwrite=overwrite, only_needed=only_needed)
+    outcomes = map_with_progress(
+        functools.partial(_prepare_job, config=config, only_needed=only_needed),
+        jobs,
+        workers=workers or available_cpus(),
+        desc="prepare",
+        progress=progress,
+        # A worker died (e.g. FFmpeg crashed on a damaged file): the videos it and the rest
+        # of the pool held are reported; a rerun resumes them.
+        worker_died=("failed", "worker process died (rerun to retry)"),
+    )
+    for (relative, *_), outcome in outcomes:
+        _record(report, relative, outcome, progress=progress)
+    _remove_partials(dst_dir, shard, extension)
+    _write_failures(report)
     return report
 
 
 __all__ = [
     "FAILURES_FILE",
     "PrepareReport",
+    "Shard",
     "VIDEO_EXTENSIONS",
     "find_files",
     "available_cpus",

@@ -27,7 +27,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -483,3 +483,19 @@ def read_split(
     if format == "folder":
         return read_class_folders(root)
     return read_unlabeled(root)
+
+
+_GROUP_PATTERN = re.compile(r"(v_.+_g\d+)_c\d+")
+
+
+def clip_groups(paths: Sequence[str]) -> np.ndarray:
+    """Integer group ids (0, 1, ... in order of first appearance) from UCF-101-style video
+    names ``v_Class_gGG_cCC``: clips of one class and group share an id. A name that does
+    not follow the pattern is a group of its own."""
+    keys = []
+    for path in paths:
+        stem = str(path).replace("\\", "/").rsplit("/", 1)[-1]
+        match = _GROUP_PATTERN.match(stem)
+        keys.append(match.group(1) if match else f"\0{len(keys)}")
+    ids: dict[str, int] = {}
+    return np.array([ids.setdefault(key, len(ids)) for key in keys], dtype=np.int64)

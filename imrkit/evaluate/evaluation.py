@@ -22,7 +22,8 @@ from torch import nn
 
 from imrkit.data.dataset import DatasetConfig, build_dataset, make_loader
 from imrkit.errors import ConfigError
-from imrkit.train.summary import EVAL_DIR, resolve_model_dir
+from imrkit.evaluate.loading import open_model
+from imrkit.runs import EVAL_DIR
 from imrkit.transforms.compact import model_inputs
 
 
@@ -88,6 +89,32 @@ class EvalResult:
         (directory / "results.json").write_text(json.dumps(report, indent=2) + "\n")
         plot_confusion(self, directory / "confusion.png")
         return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> EvalResult:
+        """What :meth:`save` wrote into ``directory`` (or a finetuning run folder's
+        ``eval/``); per-clip scores are not saved, so ``scores`` is empty."""
+        directory = Path(directory)
+        path = directory / "results.json"
+        if not path.is_file() and (directory / EVAL_DIR / "results.json").is_file():
+            path = directory / EVAL_DIR / "results.json"
+        if not path.is_file():
+            raise ConfigError(f"{directory}: no evaluation results.json")
+        report = json.loads(path.read_text())
+        predictions = report["predictions"]
+        return cls(
+            top1=report["top1"],
+            top5=report["top5"],
+            per_class=report["per_class"],
+            confusion=np.asarray(report["confusion"], dtype=np.int64),
+            class_names=list(report["class_names"]),
+            predictions=np.array([p["predicted"] for p in predictions], dtype=np.int64),
+            labels=np.array([p["label"] for p in predictions], dtype=np.int64),
+            scores=np.zeros((len(predictions), 0), dtype=np.float32),
+            paths=[p["path"] for p in predictions],
+            views=int(report.get("views", 1)),
+            num_skipped=int(report.get("num_skipped", 0)),
+        )
 
 
 def summarize(
@@ -222,15 +249,9 @@ def evaluate(
         device: where to run (default: CUDA when available, else CPU).
         out_dir: also write ``results.json`` and ``confusion.png`` there.
     """
-    from imrkit.models import load_model
-
     if views not in (1, 3):
         raise ConfigError(f"views must be 1 or 3, got {views}")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if isinstance(model_or_dir, nn.Module):
-        model = model_or_dir.to(device)
-    else:
-        model = load_model(resolve_model_dir(model_or_dir), device=device)
+    model, _ = open_model(model_or_dir, device)
     config = dataclasses.replace(
         dataset_config,
         transform=dataclasses.replace(dataset_config.transform, num_test_crops=views),

@@ -5,10 +5,10 @@ already knows, with no finetuning in the way:
 
 - **linear probe**: multinomial logistic regression on the pooled embeddings;
 - **kNN**: a cosine-similarity, similarity-weighted vote of the k nearest training clips;
-- **retrieval R@k** (paper Appendix D, :mod:`imrkit.train.retrieval`).
+- **retrieval R@k** (paper Appendix D, :mod:`imrkit.evaluate.retrieval`).
 
 :func:`frozen_evaluation` embeds the training and test clips once (with
-:func:`imrkit.train.retrieval.compute_embeddings`) and returns all three.
+:func:`imrkit.evaluate.retrieval.compute_embeddings`) and returns all three.
 
     from imrkit.data.dataset import build_dataset
     train = build_dataset(config.data, "train", mode="eval")
@@ -18,6 +18,7 @@ already knows, with no finetuning in the way:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,16 +28,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from imrkit.data.splits import clip_groups
 from imrkit.errors import ShapeError
-from imrkit.train.retrieval import (
+from imrkit.evaluate.loading import open_model
+from imrkit.evaluate.retrieval import (
     Embeddings,
     compute_embeddings,
     cosine_similarity,
     nearest_neighbours,
-    resolve_backbone,
     retrieval_recall,
 )
-from imrkit.train.stats import clip_groups
 
 # L2 penalties the linear probe chooses from by cross-validation on the training clips
 # (features are standardised, so one grid fits every backbone).
@@ -276,7 +277,7 @@ class FrozenEvaluation:
     Attributes:
         linear, knn: the two classifiers' test results.
         recall: {k: R@k} as fractions (test clips query the training clips).
-        groups: (N,) group id of each test clip (:func:`imrkit.train.stats.clip_groups`),
+        groups: (N,) group id of each test clip (:func:`imrkit.data.splits.clip_groups`),
             for grouped intervals and the effective sample size.
         train, test: the embeddings.
     """
@@ -309,7 +310,12 @@ def evaluate_embeddings(
     weight_decay: float | Sequence[float] = WEIGHT_DECAYS,
     seed: int = 0,
 ) -> FrozenEvaluation:
-    """The three protocols on given embeddings (test clips against training clips)."""
+    """The three protocols on given embeddings (test clips against training clips).
+
+    kNN and retrieval compare the embeddings after standardising each feature with the
+    training clips' mean and standard deviation, as the linear probe does: otherwise the
+    widest-ranging features (often one stream's) decide every cosine similarity.
+    """
     linear = linear_probe(
         train.features,
         train.labels,
@@ -319,12 +325,29 @@ def evaluate_embeddings(
         weight_decay=weight_decay,
         seed=seed,
     )
+    train_std, test_std = standardized(train, test)
     knn = knn_classify(
-        train.features, train.labels, test.features, test.labels, k=knn_k, num_classes=num_classes
+        train_std.features,
+        train.labels,
+        test_std.features,
+        test.labels,
+        k=knn_k,
+        num_classes=num_classes,
     )
-    recall = retrieval_recall(test, train, recall_ks)
+    recall = retrieval_recall(test_std, train_std, recall_ks)
     groups = clip_groups(test.paths) if test.paths else np.arange(len(test))
     return FrozenEvaluation(linear, knn, recall, groups, train, test)
+
+
+def standardized(train: Embeddings, test: Embeddings) -> tuple[Embeddings, Embeddings]:
+    """Both sets with each feature centred and scaled by the *training* clips' mean and
+    standard deviation (constant features are left centred)."""
+    mean = train.features.mean(axis=0)
+    std = np.maximum(train.features.std(axis=0), 1e-6)
+    return tuple(
+        dataclasses.replace(e, features=((e.features - mean) / std).astype(np.float32))
+        for e in (train, test)
+    )
 
 
 def frozen_evaluation(
@@ -351,8 +374,7 @@ def frozen_evaluation(
         knn_k, recall_ks, weight_decay, seed: see :func:`knn_classify`,
             :func:`retrieval_recall` and :func:`linear_probe`.
     """
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model = resolve_backbone(model_or_dir, device=device)
+    model, device = open_model(model_or_dir, device)
     train, test = (
         compute_embeddings(
             model, dataset, batch_size=batch_size, num_workers=num_workers, device=device

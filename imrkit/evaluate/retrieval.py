@@ -20,7 +20,7 @@ from torch import nn
 
 from imrkit.data.dataset import DatasetConfig, build_dataset, make_loader
 from imrkit.errors import ConfigError
-from imrkit.train.summary import resolve_model_dir
+from imrkit.evaluate.loading import open_model
 from imrkit.transforms.compact import model_inputs
 
 RECALL_KS = (1, 5, 10, 20, 50)
@@ -162,18 +162,6 @@ class RetrievalResult:
         return directory
 
 
-def resolve_backbone(
-    model_or_dir: nn.Module | str | Path, *, device: str | torch.device = "cpu"
-) -> nn.Module:
-    """``model_or_dir`` itself when it is a model, else the model saved there (a saved
-    model folder or a run folder, pretraining or finetuning)."""
-    from imrkit.models import load_model
-
-    if isinstance(model_or_dir, nn.Module):
-        return model_or_dir
-    return load_model(resolve_model_dir(model_or_dir), device=device)
-
-
 def retrieve(
     model_or_dir: nn.Module | str | Path,
     dataset_config: DatasetConfig,
@@ -192,8 +180,7 @@ def retrieve(
         top_k: neighbours kept per query in the result.
         out_dir: also write ``retrieval.json`` there.
     """
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model = resolve_backbone(model_or_dir, device=device)
+    model, device = open_model(model_or_dir, device)
     workers = dataset_config.num_workers if num_workers is None else num_workers
     # The gallery is the whole training list, whatever fraction finetuning used.
     dataset_config = dataclasses.replace(dataset_config, labelled_fraction=1.0)

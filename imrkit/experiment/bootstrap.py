@@ -15,7 +15,6 @@ to bound memory) and deterministic given ``seed``. numpy only.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -144,22 +143,6 @@ def paired_difference(
     return Comparison(float(differences.mean()), low, high, len(differences))
 
 
-_GROUP_PATTERN = re.compile(r"(v_.+_g\d+)_c\d+")
-
-
-def clip_groups(paths: Sequence[str]) -> np.ndarray:
-    """Integer group ids (0, 1, ... in order of first appearance) from UCF-101-style video
-    names ``v_Class_gGG_cCC``: clips of one class and group share an id. A name that does
-    not follow the pattern is a group of its own."""
-    keys = []
-    for path in paths:
-        stem = str(path).replace("\\", "/").rsplit("/", 1)[-1]
-        match = _GROUP_PATTERN.match(stem)
-        keys.append(match.group(1) if match else f"\0{len(keys)}")
-    ids: dict[str, int] = {}
-    return np.array([ids.setdefault(key, len(ids)) for key in keys], dtype=np.int64)
-
-
 def _seeds_by_clips(values, name: str) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim == 1:
@@ -225,7 +208,8 @@ def grouped_accuracy_ci(
     Args:
         correct: (clips,) or (seeds, clips) booleans (or 0/1): was each test clip right;
             with several seeds, seeds are resampled too (see :func:`grouped_paired_difference`).
-        groups: (clips,) group ids (any hashable numpy dtype), e.g. :func:`clip_groups`.
+        groups: (clips,) group ids (any hashable numpy dtype), e.g.
+            :func:`imrkit.data.splits.clip_groups`.
 
     Returns:
         The accuracy in %, its interval, and ``n`` = the number of groups.

@@ -4,7 +4,8 @@
 the ``results.json`` record: for every arm its per-seed figures (``arms[NAME]``:
 ``finetune_top1``, ``linear_top1``, ``knn_top1``, ``R@k``, in %, lists over seeds), each
 summarised as a mean with a confidence interval that resamples seeds and test-clip groups
-together (:func:`imrkit.train.stats.grouped_accuracy_ci`); the paired comparisons the paper's
+together (:func:`imrkit.experiment.bootstrap.grouped_accuracy_ci`); the
+paired comparisons the paper's
 tables make (every pretext against scratch, full connections against each ablation); the
 effective size of the test set; and the issue-9 targets with their verdicts.
 """
@@ -17,15 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from imrkit.bench.commands import machine_info
 from imrkit.config import to_dict
-from imrkit.train.stats import (
-    clip_groups,
+from imrkit.data.splits import clip_groups
+from imrkit.experiment.bootstrap import (
     effective_sample_size,
     format_ci,
     grouped_accuracy_ci,
     grouped_paired_difference,
 )
+from imrkit.machine import machine_info
 
 #: Per-seed figures every arm reports, and the per-clip correctness each is computed from.
 METRICS = {
@@ -60,49 +61,66 @@ def build_record(config, measured: Mapping, seconds: float) -> dict[str, Any]:
     """The ``results.json`` record of a suite (see the module docstring).
 
     Args:
-        config: the :class:`~imrkit.train.experiment.ExperimentConfig`.
+        config: the :class:`~imrkit.experiment.suite.ExperimentConfig`.
         measured: ``{(arm name, seed, "pretrain" | "finetune" | "frozen"): metrics}``.
         seconds: wall time of the call.
     """
     seeds = list(config.seeds)
     bootstrap = {"confidence": config.confidence, "resamples": config.bootstrap_resamples}
-    first = measured[config.arms[0].name, seeds[0], "finetune"]
-    paths = first["test_paths"]
+    paths = measured[config.arms[0].name, seeds[0], "frozen"]["test_paths"]
     groups = clip_groups(paths)
     num_classes = _num_classes(measured)
     correct: dict[tuple[str, str], np.ndarray] = {}
     arms: dict[str, dict[str, Any]] = {}
     for arm in config.arms:
         entry: dict[str, Any] = {
-            "pretext": arm.pretext or "none (scratch)",
-            "connections": arm.connections,
+            "pretext": arm.pretext or ("none" if arm.handcrafted else "none (scratch)"),
+            "connections": "" if arm.handcrafted else arm.connections,
             "table": arm.table,
+            "handcrafted": arm.handcrafted,
             "seeds": seeds,
             "summary": {},
         }
         for metric, (kind, key) in METRICS.items():
+            if (arm.name, seeds[0], kind) not in measured:
+                continue  # a hand-crafted feature has nothing to finetune
             matrix = _correct_matrix(measured, arm.name, seeds, kind, key, paths)
             correct[arm.name, metric] = matrix
             entry[metric] = [float(100 * row.mean()) for row in matrix]
             entry["summary"][metric] = _estimate(grouped_accuracy_ci(matrix, groups, **bootstrap))
+        frozen = [measured[arm.name, s, "frozen"] for s in seeds]
         for k in config.probe.recall_ks:
-            entry[f"R@{k}"] = [
-                float(100 * measured[arm.name, s, "frozen"]["recall"][str(k)]) for s in seeds
-            ]
-        entry["finetune_seconds"] = [measured[arm.name, s, "finetune"]["seconds"] for s in seeds]
+            entry[f"R@{k}"] = [float(100 * f["recall"][str(k)]) for f in frozen]
+        if "raw" in frozen[0]:
+            entry["raw"] = {
+                "linear_top1": [f["raw"]["linear_top1"] for f in frozen],
+                "knn_top1": [f["raw"]["knn_top1"] for f in frozen],
+                **{
+                    f"R@{k}": [100 * f["raw"]["recall"][str(k)] for f in frozen]
+                    for k in config.probe.recall_ks
+                },
+            }
+        if arm.finetunes:
+            finetuning = [measured[arm.name, s, "finetune"] for s in seeds]
+            entry["finetune_seconds"] = [f["seconds"] for f in finetuning]
+            entry.update(_learning_curve("finetune", finetuning))
         if arm.pretext:
             pretraining = [measured[arm.name, s, "pretrain"] for s in seeds]
             entry["pretrain_seconds"] = [p["seconds"] for p in pretraining]
             entry["pretrain_loss"] = [p.get("loss", float("nan")) for p in pretraining]
+            entry.update(_learning_curve("pretrain", pretraining))
             if "ctp_heldout" in pretraining[0]:
                 entry["ctp_heldout"] = [p["ctp_heldout"] for p in pretraining]
+                entry["ctp_at_chance"] = ctp_at_chance(entry["ctp_heldout"])
         arms[arm.name] = entry
     comparisons = _comparisons(config, correct, groups, bootstrap)
     pooled = np.concatenate(
         [m for (name, metric), m in correct.items() if metric == "finetune_top1"]
     )
+    job_seconds = sum(m.get("seconds", 0.0) for m in measured.values())
     record = {
         "suite": config.suite,
+        "job_seconds": job_seconds,
         "chance": 100.0 / num_classes if num_classes else float("nan"),
         "num_classes": num_classes,
         "test": {
@@ -120,6 +138,68 @@ def build_record(config, measured: Mapping, seconds: float) -> dict[str, Any]:
     return record
 
 
+#: a run's training loss counts as converged when its mean over the last
+#: ``CONVERGENCE_EPOCHS`` epochs is within ``CONVERGENCE_TOLERANCE`` (relative) of the mean
+#: over the epochs before those
+CONVERGENCE_EPOCHS = 4
+CONVERGENCE_TOLERANCE = 0.05
+
+
+def converged(losses: list[float]) -> bool | None:
+    """Whether an epoch-loss curve has flattened (None: too short to tell)."""
+    n = CONVERGENCE_EPOCHS
+    if len(losses) < 2 * n:
+        return None
+    last, before = np.mean(losses[-n:]), np.mean(losses[-2 * n : -n])
+    return bool(abs(before - last) <= CONVERGENCE_TOLERANCE * abs(before))
+
+
+def _learning_curve(kind: str, runs: list[Mapping]) -> dict[str, Any]:
+    """Mean epoch-loss curve over seeds and whether each seed's curve has flattened."""
+    curves = [r.get("epoch_loss", []) for r in runs]
+    if not curves or not all(curves) or len({len(c) for c in curves}) != 1:
+        return {}
+    return {
+        f"{kind}_loss_curve": [float(v) for v in np.mean(curves, axis=0)],
+        f"{kind}_converged": [converged(c) for c in curves],
+    }
+
+
+def ctp_at_chance(heldout: list[Mapping], confidence: float = 0.95) -> dict[str, Any]:
+    """Whether held-out CTP accuracy (pooled over seeds) is indistinguishable from chance:
+    a Wilson interval over the held-out clips (each clip drawn ``passes`` times counts
+    once, so the interval is conservative) that contains chance."""
+    from statistics import NormalDist
+
+    types = len(heldout[0]["per_type"])
+    chance = 100.0 / types
+    accuracy = float(np.mean([h["accuracy"] for h in heldout])) / 100
+    clips = sum(h["clips"] for h in heldout) / 4  # evaluate_ctp draws every clip 4 times
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    centre = (accuracy + z * z / (2 * clips)) / (1 + z * z / clips)
+    half = z * np.sqrt(accuracy * (1 - accuracy) / clips + z * z / (4 * clips**2))
+    half /= 1 + z * z / clips
+    low, high = 100 * (centre - half), 100 * (centre + half)
+    return {
+        "accuracy": 100 * accuracy,
+        "low": float(low),
+        "high": float(high),
+        "chance": chance,
+        "at_chance": bool(low <= chance),
+    }
+
+
+def learned_note(name: str, entry: Mapping) -> str:
+    """What an arm learned, said next to its name: a CTP arm whose held-out CTP accuracy
+    is at chance did not learn CTP (PMSP+CTP is then PMSP alone in effect)."""
+    verdict = entry.get("ctp_at_chance")
+    if not verdict or not verdict["at_chance"]:
+        return ""
+    if "pmsp" in entry["pretext"].split("+"):
+        return "CTP at chance: PMSP alone in effect"
+    return "CTP at chance: learned no CTP"
+
+
 def _num_classes(measured: Mapping) -> int:
     """The class count the frozen protocols saw (finetuning metrics do not record it)."""
     for (_, _, kind), metrics in measured.items():
@@ -129,9 +209,12 @@ def _num_classes(measured: Mapping) -> int:
 
 
 def _comparisons(config, correct, groups, bootstrap) -> list[dict[str, Any]]:
-    """Every pretext arm minus scratch (same connections) on every metric; full connections
-    minus each Table 1 ablation on finetuned top-1."""
+    """Every pretext arm minus scratch (same connections) on every metric; every network
+    arm minus the best hand-crafted feature (by mean linear top-1) on the frozen metrics;
+    full connections minus each Table 1 ablation on finetuned top-1."""
     names = {arm.name: arm for arm in config.arms}
+    handcrafted = [a.name for a in config.arms if a.handcrafted]
+    best = max(handcrafted, key=lambda n: correct[n, "linear_top1"].mean(), default=None)
     pairs = []
     for arm in config.arms:
         if arm.pretext:
@@ -140,6 +223,8 @@ def _comparisons(config, correct, groups, bootstrap) -> list[dict[str, Any]]:
                 pairs += [(arm.name, baseline, metric) for metric in METRICS]
         elif arm.table == "1" and "scratch" in names:
             pairs.append(("scratch", arm.name, "finetune_top1"))
+        if best and not arm.handcrafted and (arm.pretext or arm.name == "scratch"):
+            pairs += [(arm.name, best, m) for m in ("linear_top1", "knn_top1")]
     comparisons = []
     for a, b, metric in pairs:
         difference = grouped_paired_difference(
@@ -213,85 +298,191 @@ def _signed(difference: Mapping[str, float]) -> str:
     return f"{mean:+.1f} [{low:+.1f}, {high:+.1f}]"
 
 
-def format_markdown(record: dict) -> str:
-    """``results.md``: setup, per-table results with CIs and chance, paired comparisons,
-    held-out CTP accuracy, and the targets' verdicts."""
+def _table_arms(record: dict, table: str) -> list[str]:
+    """Arms of a paper table in suite order; Table 1 includes the full-connection scratch."""
+    return [
+        n
+        for n, arm in record["arms"].items()
+        if arm["table"] == table or (table == "1" and n == "scratch")
+    ]
+
+
+def _difference(record: dict, a: str, b: str, metric: str) -> str:
+    found = _find(record, a, b, metric)
+    return _signed(found) if found else ""
+
+
+def _setup_lines(record: dict) -> list[str]:
     config = record["config"]
     pretrain, finetune = config["pretrain"], config["finetune"]
     test = record["test"]
-    minutes = record["seconds"] / 60
     pool = (
         str(Path(config["data_root"]) / config["unlabeled_root"])
         if config["unlabeled_root"]
         else "the training list"
     )
-    chance = f"{record['chance']:.1f}"
     level = round(100 * config["confidence"])
-    lines = [
+    recalibrated = config["probe"].get("recalibrate_clips", 0)
+    return [
         f"# imrkit experiment: suite `{record['suite']}`",
         "",
         f"Labelled data `{config['data_root']}` ({100 * config['labelled_fraction']:g}% of the "
         f"training list labelled, drawn per seed); pretraining pool `{pool}`. "
         f"Model `{pretrain['model']['name']}`, {finetune['data']['transform']['crop_size']}px "
         f"crops. Pretraining {pretrain['optim']['epochs']} epochs, finetuning "
-        f"{finetune['optim']['epochs']} epochs, test {finetune['eval']['views']} crops. "
-        f"Seeds {config['seeds']}. This call took {minutes:.1f} min.",
+        f"{finetune['optim']['epochs']} epochs for every arm, test "
+        f"{finetune['eval']['views']} crops. Seeds {config['seeds']}.",
+        "",
+        "Protocol: frozen features are measured by a linear probe, kNN and retrieval, all on "
+        "features standardised with the labelled training clips' statistics; a randomly "
+        f"initialised network has its batch-norm statistics recalibrated on {recalibrated} "
+        "pool clips first (no labels, no weight update). A finetuning run counts as "
+        f"converged when its mean training loss over the last {CONVERGENCE_EPOCHS} epochs is "
+        f"within {100 * CONVERGENCE_TOLERANCE:g}% of the {CONVERGENCE_EPOCHS} before.",
         "",
         f"Test set: {test['clips']} clips in {test['groups']} groups; effective sample size "
         f"{test['effective_sample_size']:.0f} clips. **Chance: {record['chance']:.1f}%.** "
-        f"Cells: mean over seeds [{level}% CI, bootstrap over seeds and clip groups].",
+        f"Cells: mean over seeds [{level}% CI, bootstrap over seeds and clip groups]. "
+        f"Wall time {record['seconds'] / 60:.1f} min; the jobs' own times add up to "
+        f"{record.get('job_seconds', 0) / 60:.1f} min.",
     ]
-    for table, title in (("3", "Table 3: pretext tasks"), ("1", "Table 1: connections (scratch)")):
-        names = [
-            n
-            for n, arm in record["arms"].items()
-            if arm["table"] == table or (table == "1" and n == "scratch")
+
+
+def _converged_cell(arm: Mapping) -> str:
+    flags = arm.get("finetune_converged")
+    if not flags or any(f is None for f in flags):
+        return ""
+    return f"{sum(flags)}/{len(flags)}"
+
+
+def _table3_lines(record: dict) -> list[str]:
+    from imrkit.experiment.paper import UCF101_TOP1
+
+    recall = [k for k in next(iter(record["arms"].values())) if k.startswith("R@")][:1]
+    chance = f"{record['chance']:.1f}"
+    lines = [
+        "",
+        "## Table 3: pretext tasks and hand-crafted baselines",
+        "",
+        "| arm | what it learned | finetuned top-1 | paper (UCF-101) | vs scratch | "
+        "linear top-1 | kNN top-1 | " + " | ".join(recall) + " | converged |",
+        "|---|---|---|---|---|---|---|" + "---|" * len(recall) + "---|",
+    ]
+    for name in _table_arms(record, "3"):
+        arm = record["arms"][name]
+        summary = arm["summary"]
+        if arm["handcrafted"]:
+            learned = "nothing: hand-crafted"
+        elif arm["pretext"].startswith("none"):
+            learned = "nothing: random init"
+        else:
+            learned = learned_note(name, arm) or arm["pretext"]
+        cells = [
+            name,
+            learned,
+            _cell(summary["finetune_top1"]) if "finetune_top1" in summary else "n/a",
+            f"{UCF101_TOP1[name]:.1f}" if name in UCF101_TOP1 else "",
+            _difference(record, name, "scratch", "finetune_top1"),
+            _cell(summary["linear_top1"]),
+            _cell(summary["knn_top1"]),
+            *(f"{np.mean(arm[k]):.1f}" for k in recall),
+            _converged_cell(arm),
         ]
-        if table == "1" and len(names) < 2:
-            continue
-        recall = [k for k in next(iter(record["arms"].values())) if k.startswith("R@")]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append(f"| chance | | {chance} | | | {chance} | {chance} |" + " |" * (len(recall) + 1))
+    raw = record["arms"].get("scratch", {}).get("raw")
+    if raw:
+        arm = record["arms"]["scratch"]
+        first = [k for k in raw if k.startswith("R@")][:1]
         lines += [
             "",
-            f"## {title}",
-            "",
-            "| arm | pretext | connections | finetuned top-1 | linear top-1 | kNN top-1 | "
-            + " | ".join(recall)
-            + " |",
-            "|---|---|---|---|---|---|" + "---|" * len(recall),
+            "Random initialisation, frozen (mean over seeds): as initialised (batch norm at "
+            f"mean 0, variance 1) linear {np.mean(raw['linear_top1']):.1f}, kNN "
+            f"{np.mean(raw['knn_top1']):.1f}"
+            + "".join(f", {k} {np.mean(raw[k]):.1f}" for k in first)
+            + f"; with recalibrated statistics (used above) linear "
+            f"{np.mean(arm['linear_top1']):.1f}, kNN {np.mean(arm['knn_top1']):.1f}"
+            + "".join(f", {k} {np.mean(arm[k]):.1f}" for k in first)
+            + ".",
         ]
-        for name in names:
-            arm = record["arms"][name]
-            cells = [_cell(arm["summary"][m]) for m in METRICS]
-            cells += [f"{np.mean(arm[k]):.1f}" for k in recall]
-            lines.append(
-                f"| {name} | {arm['pretext']} | {arm['connections']} | " + " | ".join(cells) + " |"
-            )
-        lines.append(f"| chance | | | {chance} | {chance} | {chance} |" + " |" * len(recall))
+    return lines
+
+
+def _table1_lines(record: dict) -> list[str]:
+    from imrkit.experiment.paper import UCF101_TOP1
+
+    names = _table_arms(record, "1")
+    if len(names) < 2:
+        return []
+    lines = [
+        "",
+        "## Table 1: connections (from scratch)",
+        "",
+        "| arm | connections | finetuned top-1 | paper (UCF-101) | full minus this | "
+        "linear top-1 | converged |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        arm = record["arms"][name]
+        cells = [
+            name,
+            arm["connections"],
+            _cell(arm["summary"]["finetune_top1"]),
+            f"{UCF101_TOP1[name]:.1f}" if name in UCF101_TOP1 else "",
+            _difference(record, "scratch", name, "finetune_top1"),
+            _cell(arm["summary"]["linear_top1"]),
+            _converged_cell(arm),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _comparison_lines(record: dict) -> list[str]:
+    level = round(100 * record["config"]["confidence"])
+    lines = [
+        "",
+        f"## Paired differences (points; mean [{level}% CI])",
+        "",
+        "| A | minus B | metric | difference | per seed (A - B) |",
+        "|---|---|---|---|---|",
+    ]
+    for c in record["comparisons"]:
+        a, b = record["arms"][c["a"]][c["metric"]], record["arms"][c["b"]][c["metric"]]
+        per_seed = ", ".join(f"{x - y:+.1f}" for x, y in zip(a, b, strict=True))
+        lines.append(
+            f"| {c['a']} | {c['b']} | {METRIC_NAMES[c['metric']]} | {_signed(c)} | {per_seed} |"
+        )
+    return lines
+
+
+def _ctp_lines(record: dict) -> list[str]:
+    ctp_arms = {n: a for n, a in record["arms"].items() if "ctp_heldout" in a}
+    if not ctp_arms:
+        return []
+    lines = ["", "## Held-out CTP accuracy (%, mean over seeds)", ""]
+    for name, arm in ctp_arms.items():
+        heldout = arm["ctp_heldout"]
+        types = list(heldout[0]["per_type"])
+        per_type = ", ".join(
+            f"{t} {np.mean([h['per_type'][t] for h in heldout]):.1f}" for t in types
+        )
+        verdict = arm["ctp_at_chance"]
+        said = "**at chance**" if verdict["at_chance"] else "above chance"
+        lines.append(
+            f"- {name}: {verdict['accuracy']:.1f} [{verdict['low']:.1f}, {verdict['high']:.1f}] "
+            f"(chance {verdict['chance']:.0f}: {said}); {per_type}"
+        )
+    return lines
+
+
+def format_markdown(record: dict) -> str:
+    """``results.md``: setup and protocol, Table 3 (pretexts and hand-crafted baselines)
+    and Table 1 (connections) with CIs, chance and the paper's figures, paired comparisons,
+    held-out CTP accuracy with its verdict, and the targets."""
+    lines = _setup_lines(record) + _table3_lines(record) + _table1_lines(record)
     if record["comparisons"]:
-        lines += [
-            "",
-            f"## Paired differences (points; mean [{level}% CI])",
-            "",
-            "| A | minus B | metric | difference | per seed (A - B) |",
-            "|---|---|---|---|---|",
-        ]
-        for c in record["comparisons"]:
-            a, b = record["arms"][c["a"]][c["metric"]], record["arms"][c["b"]][c["metric"]]
-            per_seed = ", ".join(f"{x - y:+.1f}" for x, y in zip(a, b, strict=True))
-            lines.append(
-                f"| {c['a']} | {c['b']} | {METRIC_NAMES[c['metric']]} | {_signed(c)} | {per_seed} |"
-            )
-    ctp_arms = {n: a["ctp_heldout"] for n, a in record["arms"].items() if "ctp_heldout" in a}
-    if ctp_arms:
-        lines += ["", "## Held-out CTP accuracy (%, mean over seeds)", ""]
-        for name, heldout in ctp_arms.items():
-            types = list(heldout[0]["per_type"])
-            chance = 100 / len(types)
-            per_type = ", ".join(
-                f"{t} {np.mean([h['per_type'][t] for h in heldout]):.1f}" for t in types
-            )
-            overall = np.mean([h["accuracy"] for h in heldout])
-            lines.append(f"- {name}: {overall:.1f} (chance {chance:.0f}); {per_type}")
+        lines += _comparison_lines(record)
+    lines += _ctp_lines(record)
     if record["targets"]:
         lines += ["", "## Targets (issue 9)", "", "| target | measured | met |", "|---|---|---|"]
         for target in record["targets"]:
@@ -303,28 +494,62 @@ def format_markdown(record: dict) -> str:
 # --------------------------------------------------------------------------- figure
 
 
-def results_figure(record: dict):
-    """Bars per arm (finetuned, linear, kNN top-1) with their confidence intervals, and the
-    chance level as a dashed line: a matplotlib Figure (``results.png``)."""
-    from matplotlib.figure import Figure
-
-    names = list(record["arms"])
-    width = 0.8 / len(METRICS)
-    figure = Figure(figsize=(max(6.0, 1.2 * len(names) + 2), 4.0), layout="tight")
-    axis = figure.add_subplot()
-    for offset, metric in enumerate(METRICS):
-        summaries = [record["arms"][n]["summary"][metric] for n in names]
-        means = np.array([s["mean"] for s in summaries])
-        errors = np.array([[s["mean"] - s["low"], s["high"] - s["mean"]] for s in summaries]).T
-        x = np.arange(len(names)) + (offset - (len(METRICS) - 1) / 2) * width
+def _bars(axis, record: dict, names: list[str], metrics: list[str], paper: Mapping) -> None:
+    width = 0.8 / len(metrics)
+    for offset, metric in enumerate(metrics):
+        x = np.arange(len(names)) + (offset - (len(metrics) - 1) / 2) * width
+        summaries = [record["arms"][n]["summary"].get(metric) for n in names]
+        means = np.array([s["mean"] if s else np.nan for s in summaries])
+        errors = np.array(
+            [[s["mean"] - s["low"], s["high"] - s["mean"]] if s else [0, 0] for s in summaries]
+        ).T
         axis.bar(x, means, width, yerr=errors, capsize=3, label=METRIC_NAMES[metric])
-    axis.axhline(record["chance"], color="black", linestyle="--", linewidth=1, label="chance")
+    marked = [(i, paper[n]) for i, n in enumerate(names) if n in paper]
+    if marked:
+        axis.scatter(
+            [i for i, _ in marked],
+            [v for _, v in marked],
+            marker="_",
+            s=300,
+            color="black",
+            zorder=3,
+            label="paper, UCF-101 top-1",
+        )
+    axis.axhline(record["chance"], color="grey", linestyle="--", linewidth=1, label="chance")
     axis.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
     axis.set_ylabel("top-1 (%)")
+    axis.legend(fontsize="x-small")
+
+
+def results_figure(record: dict):
+    """``results.png``: one panel per paper table (bars with their confidence intervals,
+    the paper's UCF-101 figure as a black tick, chance dashed) and the finetuning learning
+    curves (mean training loss per epoch and arm): a matplotlib Figure."""
+    from matplotlib.figure import Figure
+
+    from imrkit.experiment.paper import UCF101_TOP1
+
+    table3, table1 = _table_arms(record, "3"), _table_arms(record, "1")
+    panels = 2 + (len(table1) >= 2)
+    figure = Figure(figsize=(6.0 * panels, 4.6), layout="constrained")
+    axes = figure.subplots(1, panels)
+    _bars(axes[0], record, table3, list(METRICS), UCF101_TOP1)
+    axes[0].set_title("Table 3: pretexts and hand-crafted features")
+    if panels == 3:
+        _bars(axes[1], record, table1, ["finetune_top1", "linear_top1"], UCF101_TOP1)
+        axes[1].set_title("Table 1: connections, from scratch")
+    curves = axes[-1]
+    for name, arm in record["arms"].items():
+        if "finetune_loss_curve" in arm:
+            curve = arm["finetune_loss_curve"]
+            curves.plot(np.arange(1, len(curve) + 1), curve, label=name)
+    curves.set_xlabel("finetuning epoch")
+    curves.set_ylabel("training loss (mean over seeds)")
+    curves.set_title("finetuning learning curves")
+    curves.legend(fontsize="x-small")
     seeds = len(record["config"]["seeds"])
     level = round(100 * record["config"]["confidence"])
-    axis.set_title(f"suite {record['suite']}: mean over {seeds} seeds, {level}% CI")
-    axis.legend(fontsize="small")
+    figure.suptitle(f"suite {record['suite']}: mean over {seeds} seeds, {level}% CI")
     return figure
 
 

@@ -8,14 +8,14 @@ For every arm and every seed, :func:`run_experiment`:
    weights, the data order and the augmentation);
 2. measures the frozen backbone (random initialisation for scratch arms) with the standard
    self-supervised protocols, on the labelled clips of that seed: a linear probe, k-nearest
-   neighbours and retrieval R@k (:mod:`imrkit.train.probe`);
+   neighbours and retrieval R@k (:mod:`imrkit.evaluate.probe`);
 3. finetunes it on the same labelled clips (a class-stratified ``labelled_fraction`` of the
    training list, drawn by the seed) and tests it with 3 crops per clip.
 
 Every arm sees the same seeds, hence the same labelled clips and the same initial weights
 where they share an architecture: comparisons between arms are paired, and their 95%
 confidence intervals come from a bootstrap over seeds and test clips
-(:mod:`imrkit.train.experiment_report`). ``results.json``, ``results.md`` and
+(:mod:`imrkit.experiment.report`). ``results.json``, ``results.md`` and
 ``results.png`` go into ``out_dir``; each run lives in its own folder under
 ``out_dir/runs`` and is reused when the experiment runs again with the same settings, so
 an interrupted suite resumes where it stopped.
@@ -37,7 +37,8 @@ from typing import Any
 
 from imrkit.config import to_dict
 from imrkit.data.dataset import DatasetConfig
-from imrkit.errors import ConfigError
+from imrkit.errors import ConfigError, ImrkitError
+from imrkit.experiment.launchers import SUBMITIT_DIR, LauncherConfig, is_failure, submit_jobs
 from imrkit.train.config import (
     EvalConfig,
     FinetuneConfig,
@@ -61,15 +62,28 @@ class Arm:
         pretext: the pretext it is pretrained with; empty trains from scratch.
         connections: the connection mode (SPEC Table 1).
         table: the paper table it belongs to ("1": connections, "3": pretexts).
+        handcrafted: a hand-crafted motion feature instead of a network
+            (:data:`imrkit.evaluate.handcrafted.HANDCRAFTED`): measured by the frozen
+            protocols only (nothing to finetune).
     """
 
     name: str
     pretext: str = ""
     connections: str = "full"
     table: str = "3"
+    handcrafted: str = ""
+
+    @property
+    def finetunes(self) -> bool:
+        return not self.handcrafted
 
 
 SCRATCH = Arm("scratch")
+#: the strongest simple baselines: hand-crafted motion statistics, no learning at all
+HANDCRAFTED_ARMS = (
+    Arm("handcrafted_pmsp_pyramid", handcrafted="pmsp_pyramid"),
+    Arm("handcrafted_motion_grid", handcrafted="motion_grid"),
+)
 TABLE3 = (
     SCRATCH,
     Arm("pmsp", "pmsp"),
@@ -85,8 +99,13 @@ TABLE1 = tuple(
     for mode in ("none", "unidirectional", "no_conv", "no_attention")
 )
 SUITES: dict[str, tuple[Arm, ...]] = {
-    "paper": TABLE3 + TABLE1,
-    "demo": (SCRATCH, Arm("pmsp+ctp", "pmsp+ctp"), Arm("scratch/none", "", "none", "1")),
+    "paper": TABLE3 + HANDCRAFTED_ARMS + TABLE1,
+    "demo": (
+        SCRATCH,
+        Arm("pmsp+ctp", "pmsp+ctp"),
+        *HANDCRAFTED_ARMS,
+        Arm("scratch/none", "", "none", "1"),
+    ),
     "ctp": (
         SCRATCH,
         Arm("ctp", "ctp"),
@@ -106,23 +125,34 @@ def _sample_run() -> RunConfig:
     # One torch thread per run, runs in parallel (parallel_runs): small tensors gain little
     # from intra-op threads, and two processes' OpenMP threads spinning against each other
     # on two cores are many times slower than either alone.
-    return RunConfig(checkpoint_every=0, keep_checkpoints=1, log_every=5, progress=False, threads=1)
+    return RunConfig(
+        checkpoint_every=0,
+        keep_checkpoints=1,
+        log_every=5,
+        progress=False,
+        threads=1,
+        channels_last=True,  # 1.3x the training step on this CPU (BENCHMARKS.md, engine)
+    )
 
 
 @dataclass
 class ProbeConfig:
-    """The frozen-feature protocols (:mod:`imrkit.train.probe`).
+    """The frozen-feature protocols (:mod:`imrkit.evaluate.probe`).
 
     Attributes:
         knn_k: neighbours of the kNN classifier.
         linear_weight_decays: the linear probe's L2 penalties, one chosen by 3-fold
             cross-validation on the labelled training clips.
         recall_ks: the k of retrieval R@k.
+        recalibrate_clips: pool clips whose batch statistics replace a randomly initialised
+            network's batch-norm statistics before its frozen evaluation
+            (:mod:`imrkit.evaluate.batchnorm`; 0: none, the network as initialised).
     """
 
     knn_k: int = 10
     linear_weight_decays: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 0.1, 1.0)
     recall_ks: tuple[int, ...] = (1, 5, 10)
+    recalibrate_clips: int = 160
 
 
 @dataclass
@@ -131,6 +161,9 @@ class ExperimentConfig:
 
     Attributes:
         suite: which arms (:data:`SUITES`): ``paper``, ``demo`` or ``ctp``.
+        only: run only these arms of the suite (by name; empty: all), e.g. Table 3's
+            PMSP/CTP rows when there is no time for the whole ``paper`` suite; a later
+            run of the whole suite into the same ``out_dir`` reuses them.
         data_root: the labelled dataset (UCF-101 layout; the sample by default).
         unlabeled_root: the pretraining pool, every video under it (a path relative to
             ``data_root``, or absolute); empty pretrains on the labelled training list,
@@ -138,7 +171,11 @@ class ExperimentConfig:
         out_dir: where runs, results.json, results.md and results.png go.
         seeds: one paired replicate each: pretraining seed, labelled subset, finetuning seed.
         labelled_fraction: share of the training list that is labelled (class-stratified).
-        parallel_runs: runs at once, each in its own process and one torch thread.
+        parallel_runs: runs at once, each in its own process (0: as many as the CPUs this
+            process may use hold runs of ``finetune.run.threads`` threads).
+        launcher: where the runs execute: a local pool, or submitit jobs on SLURM (or
+            submitit's local executor), with the resources each job asks for
+            (:mod:`imrkit.experiment.launchers`).
         confidence: level of the confidence intervals.
         bootstrap_resamples: resamples of every bootstrap.
         probe: the frozen-feature protocols.
@@ -148,15 +185,17 @@ class ExperimentConfig:
     """
 
     suite: str = "demo"
+    only: tuple[str, ...] = ()
     data_root: str = "data/sample"
     unlabeled_root: str = "unlabeled"
     out_dir: str = "runs/experiment"
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     labelled_fraction: float = 0.5
-    parallel_runs: int = 2
+    parallel_runs: int = 0
     confidence: float = 0.95
     bootstrap_resamples: int = 10000
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    launcher: LauncherConfig = field(default_factory=LauncherConfig)
     pretrain: PretrainConfig = field(
         default_factory=lambda: PretrainConfig(
             model=ModelConfig(name="imrnet_tiny"),
@@ -174,7 +213,7 @@ class ExperimentConfig:
             data=DatasetConfig(
                 format="ucf101", num_workers=0, cache=True, transform=_sample_transform()
             ),
-            optim=OptimConfig(epochs=10, warmup_epochs=1.0, batch_size=8, lr=0.01),
+            optim=OptimConfig(epochs=20, warmup_epochs=1.0, batch_size=8, lr=0.01),
             eval=EvalConfig(every_epochs=0, views=3, batch_size=16),
             run=_sample_run(),
         )
@@ -185,23 +224,93 @@ class ExperimentConfig:
             raise ConfigError(f"suite {self.suite!r}: unknown; suites: {', '.join(SUITES)}")
         if len(self.seeds) < 2:
             raise ConfigError("seeds: paired confidence intervals need at least 2 seeds")
+        known = [arm.name for arm in SUITES[self.suite]]
+        unknown = [name for name in self.only if name not in known]
+        if unknown:
+            raise ConfigError(f"only: {unknown} not in suite {self.suite!r} ({known})")
+        if self.only and SCRATCH.name not in self.only:
+            raise ConfigError("only: must keep 'scratch', the baseline of every comparison")
 
     @property
     def arms(self) -> tuple[Arm, ...]:
-        return SUITES[self.suite]
+        return tuple(a for a in SUITES[self.suite] if not self.only or a.name in self.only)
+
+    @property
+    def runs_at_once(self) -> int:
+        """``parallel_runs``, or what this machine holds (CPUs / threads per run)."""
+        if self.parallel_runs > 0:
+            return self.parallel_runs
+        from imrkit.data.processes import available_cpus
+
+        return max(1, available_cpus() // max(1, self.finetune.run.threads))
 
 
 @dataclass
 class ExperimentResults:
-    """What :func:`run_experiment` measured; ``record`` is what ``results.json`` holds."""
+    """What :func:`run_experiment` measured; ``record`` is what ``results.json`` holds.
+
+    A finished suite reads back from its folder with :meth:`load`, so a notebook or script
+    never parses ``results.json`` or globs run folders itself.
+    """
 
     out_dir: Path
     record: dict[str, Any]
     markdown: str
 
+    @classmethod
+    def load(cls, out_dir: str | Path) -> ExperimentResults:
+        """The results of the suite written into ``out_dir``."""
+        out_dir = Path(out_dir)
+        path = out_dir / "results.json"
+        if not path.is_file():
+            raise ConfigError(f"{out_dir}: no results.json; run the experiment there first")
+        markdown = out_dir / "results.md"
+        return cls(
+            out_dir,
+            json.loads(path.read_text()),
+            markdown.read_text() if markdown.is_file() else "",
+        )
+
     @property
     def arms(self) -> dict[str, dict[str, Any]]:
         return self.record["arms"]
+
+    def means(self, metric: str) -> dict[str, float]:
+        """``arm -> mean over seeds`` of ``metric`` (``finetune_top1``, ``linear_top1``, ...)."""
+        return {
+            name: arm["summary"][metric]["mean"]
+            for name, arm in self.arms.items()
+            if metric in arm.get("summary", {})
+        }
+
+    def comparisons(self) -> list[dict[str, Any]]:
+        """The paired differences, one row each (A, minus B, metric, difference, 95% CI)."""
+        return [
+            {
+                "A": c["a"],
+                "minus B": c["b"],
+                "metric": c["metric"],
+                "difference": c["mean"],
+                "95% CI low": c["low"],
+                "95% CI high": c["high"],
+            }
+            for c in self.record["comparisons"]
+        ]
+
+    def run_dir(self, kind: str, arm: str, seed: int | None = None) -> Path:
+        """The folder of one run: ``kind`` is ``pretrain``, ``finetune`` or ``frozen``;
+        ``seed`` defaults to the suite's first."""
+        seed = self.record["config"]["seeds"][0] if seed is None else seed
+        path = self.out_dir / "runs" / f"{kind}_{_slug(arm)}_seed{seed}"
+        if not path.is_dir():
+            raise ConfigError(f"{path}: no such run in this experiment")
+        return path
+
+    def figure(self):
+        """The suite's figure (the one saved as ``results.png``)."""
+        from imrkit.experiment.report import results_figure
+
+        return results_figure(self.record)
 
 
 # --------------------------------------------------------------------------- run configs
@@ -255,8 +364,10 @@ class PretrainJob:
 
 @dataclass
 class FrozenJob:
-    """A frozen-feature evaluation: the backbone of ``model_dir``, or the random
-    initialisation of ``model`` with ``seed`` when ``model_dir`` is empty."""
+    """A frozen-feature evaluation: the backbone of ``model_dir``, the random
+    initialisation of ``model`` with ``seed`` when ``model_dir`` is empty (its batch-norm
+    statistics recalibrated on ``pool``), or a hand-crafted feature (``handcrafted``).
+    ``raw_too`` also measures the random network as initialised, for the record."""
 
     model: ModelConfig
     model_dir: str
@@ -264,6 +375,9 @@ class FrozenJob:
     data: DatasetConfig
     probe: ProbeConfig
     threads: int = 1
+    handcrafted: str = ""
+    pool: DatasetConfig | None = None
+    raw_too: bool = False
 
 
 # --------------------------------------------------------------------------- jobs
@@ -279,18 +393,27 @@ def _reuse(out_dir: Path, config: Any) -> dict | None:
     return None
 
 
-def run_job(kind: str, config: Any, out_dir: Path) -> dict:
+def run_job(kind: str, config: Any, out_dir: Path, resume: bool = False) -> dict:
     """Run one job (``pretrain``, ``finetune`` or ``frozen``) into ``out_dir`` and return
-    its metrics, unless ``out_dir`` holds a finished job of the same config (reused)."""
+    its metrics, unless ``out_dir`` holds a finished job of the same config (reused).
+
+    ``resume`` (a job requeued after preemption) continues a training job from the
+    checkpoint its interrupted run left in ``out_dir``; otherwise an unfinished folder is
+    cleared and the job starts afresh.
+    """
+    from imrkit.train.checkpoints import list_checkpoints
+
     saved = _reuse(out_dir, config)
     if saved is not None:
         return saved
-    shutil.rmtree(out_dir, ignore_errors=True)
+    resume = resume and kind != "frozen" and bool(list_checkpoints(out_dir))
+    if not resume:
+        shutil.rmtree(out_dir, ignore_errors=True)
     started = time.perf_counter()
     if kind == "pretrain":
-        metrics = _pretrain_job(config, out_dir)
+        metrics = _pretrain_job(config, out_dir, resume)
     elif kind == "finetune":
-        metrics = _finetune_job(config, out_dir)
+        metrics = _finetune_job(config, out_dir, resume)
     else:
         metrics = _frozen_job(config, out_dir)
     metrics["seconds"] = time.perf_counter() - started
@@ -301,14 +424,19 @@ def run_job(kind: str, config: Any, out_dir: Path) -> dict:
     return metrics
 
 
-def _pretrain_job(job: PretrainJob, out_dir: Path) -> dict:
+def _in_folder(config, out_dir: Path, resume: bool):
+    """``config`` training into ``out_dir``, continuing its latest checkpoint if ``resume``."""
+    run = dataclasses.replace(config.run, out_dir=str(out_dir), resume="latest" if resume else "")
+    return dataclasses.replace(config, run=run)
+
+
+def _pretrain_job(job: PretrainJob, out_dir: Path, resume: bool = False) -> dict:
     from imrkit.train.pretraining import pretrain, uses_ctp
 
-    config = dataclasses.replace(
-        job.run, run=dataclasses.replace(job.run.run, out_dir=str(out_dir))
-    )
+    config = _in_folder(job.run, out_dir, resume)
     summary = pretrain(config)
     metrics = {k: v for k, v in summary.metrics.items() if isinstance(v, (int, float))}
+    metrics.update(_curves(out_dir))
     if uses_ctp(config.pretext.name):
         metrics["ctp_heldout"] = _ctp_heldout(config, job.heldout, out_dir)
     return metrics
@@ -321,8 +449,8 @@ def _ctp_heldout(config: PretrainConfig, heldout: DatasetConfig, run_dir: Path) 
 
     from imrkit.data.dataset import build_dataset
     from imrkit.pretext.ctp import evaluate_ctp
+    from imrkit.runs import PRETEXT_WEIGHTS
     from imrkit.train.pretraining import build_pretext_model
-    from imrkit.train.summary import PRETEXT_WEIGHTS
 
     pretext = build_pretext_model(config)
     pretext.load_state_dict(load_file(str(run_dir / PRETEXT_WEIGHTS)))
@@ -330,49 +458,49 @@ def _ctp_heldout(config: PretrainConfig, heldout: DatasetConfig, run_dir: Path) 
     return evaluate_ctp(pretext, dataset, batch_size=config.optim.batch_size, seed=1234)
 
 
-def _finetune_job(config: FinetuneConfig, out_dir: Path) -> dict:
+def _finetune_job(config: FinetuneConfig, out_dir: Path, resume: bool = False) -> dict:
+    from imrkit.runs import EVAL_DIR
     from imrkit.train.finetuning import finetune
-    from imrkit.train.summary import EVAL_DIR
 
-    config = dataclasses.replace(config, run=dataclasses.replace(config.run, out_dir=str(out_dir)))
+    config = _in_folder(config, out_dir, resume)
     summary = finetune(config)
     report = json.loads((out_dir / EVAL_DIR / "results.json").read_text())
     metrics = {k: v for k, v in summary.metrics.items() if isinstance(v, (int, float))}
+    metrics.update(_curves(out_dir))
     metrics["test_paths"] = [p["path"] for p in report["predictions"]]
     metrics["test_correct"] = [int(p["label"] == p["predicted"]) for p in report["predictions"]]
     return metrics
+
+
+def _curves(run_dir: Path) -> dict[str, list[float]]:
+    """The run's training loss and time per epoch (learning curves, convergence check)."""
+    from imrkit.train.metrics_log import read_history
+
+    rows = read_history(run_dir, kind="epoch")
+    return {
+        "epoch_loss": [float(r["loss"]) for r in rows],
+        "epoch_seconds": [float(r["epoch_time_s"]) for r in rows],
+    }
 
 
 def _frozen_job(job: FrozenJob, out_dir: Path) -> dict:
     import torch
 
     from imrkit.data.dataset import build_dataset
-    from imrkit.models import build_model, load_model
-    from imrkit.train.probe import frozen_evaluation
 
     if job.threads:
         torch.set_num_threads(job.threads)
-    if job.model_dir:
-        model = load_model(job.model_dir)
-    else:  # the initial weights finetuning from scratch starts from (same seed)
-        torch.manual_seed(job.seed)
-        model = build_model(job.model.name, None, **job.model.build_kwargs())
     train, test = (
         build_dataset(job.data, subset, mode="eval")
         for subset in (job.data.train_subset, job.data.eval_subset)
     )
-    result = frozen_evaluation(
-        model,
-        train,
-        test,
-        knn_k=job.probe.knn_k,
-        recall_ks=job.probe.recall_ks,
-        weight_decay=job.probe.linear_weight_decays,
-        seed=job.seed,
-        device="cpu",
-    )
+    if job.handcrafted:
+        result, extra = _handcrafted_evaluation(job, train, test), {}
+    else:
+        result, extra = _network_evaluation(job, train, test)
     return {
         **result.as_dict(),
+        **extra,
         "num_classes": result.linear.num_classes,
         "recall": {str(k): v for k, v in result.recall.items()},
         "test_paths": list(result.test.paths),
@@ -381,12 +509,77 @@ def _frozen_job(job: FrozenJob, out_dir: Path) -> dict:
     }
 
 
-def run_jobs(jobs: list[tuple[str, Any, Path]], parallel: int) -> list[dict]:
+def _protocols(job: FrozenJob) -> dict:
+    return {
+        "knn_k": job.probe.knn_k,
+        "recall_ks": job.probe.recall_ks,
+        "weight_decay": job.probe.linear_weight_decays,
+        "seed": job.seed,
+    }
+
+
+def _handcrafted_evaluation(job: FrozenJob, train, test):
+    from imrkit.evaluate.handcrafted import handcrafted_embeddings
+    from imrkit.evaluate.probe import evaluate_embeddings
+
+    embeddings = [handcrafted_embeddings(job.handcrafted, d) for d in (train, test)]
+    return evaluate_embeddings(*embeddings, num_classes=test.split.num_classes, **_protocols(job))
+
+
+def _network_evaluation(job: FrozenJob, train, test):
+    """The frozen protocols on the job's network; for a random initialisation, after
+    recalibrating its batch-norm statistics on the pool (and, with ``raw_too``, also
+    before, reported as ``raw``)."""
+    import torch
+
+    from imrkit.data.dataset import build_dataset
+    from imrkit.evaluate.batchnorm import recalibrate_batchnorm
+    from imrkit.evaluate.probe import frozen_evaluation
+    from imrkit.models import build_model, load_model
+
+    protocols = {**_protocols(job), "device": "cpu"}
+    if job.model_dir:
+        return frozen_evaluation(load_model(job.model_dir), train, test, **protocols), {}
+    torch.manual_seed(job.seed)  # the initial weights finetuning from scratch starts from
+    model = build_model(job.model.name, None, **job.model.build_kwargs())
+    extra: dict[str, Any] = {}
+    if job.raw_too:
+        raw = frozen_evaluation(model, train, test, **protocols)
+        extra["raw"] = {**raw.as_dict(), "recall": {str(k): v for k, v in raw.recall.items()}}
+    if job.pool is not None and job.probe.recalibrate_clips:
+        pool = build_dataset(job.pool, job.pool.train_subset, mode="eval", labelled=False)
+        extra["recalibrated_on"] = recalibrate_batchnorm(
+            model, pool, max_clips=job.probe.recalibrate_clips
+        )
+    return frozen_evaluation(model, train, test, **protocols), extra
+
+
+def run_jobs(
+    jobs: list[tuple[str, Any, Path]], parallel: int, launcher: LauncherConfig | None = None
+) -> list[dict]:
     """Run ``(kind, config, out_dir)`` jobs, ``parallel`` at a time in worker processes,
-    with a progress bar; results in the order of ``jobs``."""
+    with a progress bar; results in the order of ``jobs``.
+
+    With a submitit ``launcher`` each job not already complete is a submitit job (logs in
+    ``runs/../submitit``), and a failed job's result is a failure record
+    (:func:`imrkit.experiment.launchers.failure_record`) instead of an exception.
+    """
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(jobs), desc="experiment runs", unit="run")
+    if launcher is not None and launcher.name != "local":
+        results: list[dict | None] = [_reuse(out_dir, config) for _, config, out_dir in jobs]
+        bar.update(sum(r is not None for r in results))
+        todo = [index for index, result in enumerate(results) if result is None]
+        if todo:
+            folder = Path(jobs[0][2]).parent.parent / SUBMITIT_DIR
+            done = submit_jobs(
+                run_job, [jobs[i] for i in todo], launcher, folder, parallel, bar.update
+            )
+            for index, result in zip(todo, done, strict=True):
+                results[index] = result
+        bar.close()
+        return results  # type: ignore[return-value]
     if parallel <= 1 or len(jobs) <= 1:
         results = []
         for job in jobs:
@@ -408,13 +601,32 @@ def run_jobs(jobs: list[tuple[str, Any, Path]], parallel: int) -> list[dict]:
     return results
 
 
+class JobsFailed(ImrkitError):
+    """Runs of a suite failed (the others finished and are kept)."""
+
+
+def _check_failures(measured: dict) -> None:
+    """Raise :class:`JobsFailed` naming every failed run, its error and its log."""
+    failed = [(key, m) for key, m in measured.items() if is_failure(m)]
+    if failed:
+        lines = [
+            f"  {kind} {arm} seed {seed}: {m['error']} (log: {m['log']})"
+            for (arm, seed, kind), m in failed
+        ]
+        raise JobsFailed(
+            f"{len(failed)} of {len(measured)} runs failed:\n" + "\n".join(lines) + "\n"
+            "the other runs are complete and kept; fix the cause and run the same command "
+            "again to resubmit only the failed and missing runs"
+        )
+
+
 # --------------------------------------------------------------------------- the suite
 
 
 def run_experiment(config: ExperimentConfig) -> ExperimentResults:
     """Run every arm of ``config.suite`` for every seed (see the module docstring), write
     ``results.json``, ``results.md`` and ``results.png`` and return them."""
-    from imrkit.train.experiment_report import build_record, format_markdown, save_figure
+    from imrkit.experiment.report import build_record, format_markdown, save_figure
 
     started = time.perf_counter()
     out = Path(config.out_dir)
@@ -434,9 +646,11 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResults:
             )
             for arm, seed in pretrain_keys
         ],
-        config.parallel_runs,
+        config.runs_at_once,
+        config.launcher,
     )
     jobs, keys = [], []
+    pool = pretrain_config(config, SCRATCH, config.seeds[0]).data
     for arm in config.arms:
         for seed in config.seeds:
             model_dir = pretrain_dirs[arm.name, seed] / "model" if arm.pretext else None
@@ -448,16 +662,20 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResults:
                 data=labelled_data(config, seed),
                 probe=config.probe,
                 threads=config.finetune.run.threads,
+                handcrafted=arm.handcrafted,
+                pool=None if arm.pretext or arm.handcrafted else pool,
+                raw_too=arm is SCRATCH or arm.name == SCRATCH.name,
             )
             stem = f"{_slug(arm.name)}_seed{seed}"
-            jobs += [
-                ("finetune", finetune, runs / f"finetune_{stem}"),
-                ("frozen", frozen, runs / f"frozen_{stem}"),
-            ]
-            keys += [(arm.name, seed, "finetune"), (arm.name, seed, "frozen")]
-    measured = dict(zip(keys, run_jobs(jobs, config.parallel_runs), strict=True))
+            if arm.finetunes:
+                jobs.append(("finetune", finetune, runs / f"finetune_{stem}"))
+                keys.append((arm.name, seed, "finetune"))
+            jobs.append(("frozen", frozen, runs / f"frozen_{stem}"))
+            keys.append((arm.name, seed, "frozen"))
+    measured = dict(zip(keys, run_jobs(jobs, config.runs_at_once, config.launcher), strict=True))
     for (arm, seed), metrics in zip(pretrain_keys, pretraining, strict=True):
         measured[arm.name, seed, "pretrain"] = metrics
+    _check_failures(measured)
     record = build_record(config, measured, time.perf_counter() - started)
     markdown = format_markdown(record)
     out.mkdir(parents=True, exist_ok=True)
@@ -469,47 +687,3 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResults:
 
 def _slug(name: str) -> str:
     return name.replace("/", "-").replace("+", "_")
-
-
-# --------------------------------------------------------------------------- demo
-
-
-def run_demo(
-    data: str | Path,
-    out: str | Path,
-    *,
-    smoke: bool = False,
-    notebooks: bool = True,
-    config_path: str | Path | None = None,
-    overrides: list[str] | tuple[str, ...] = (),
-):
-    """``imrkit demo``: sample data if missing, the demo suite, then the notebooks."""
-    from imrkit.config import load_config
-    from imrkit.data.sample import ensure_sample
-
-    if config_path is None:
-        config_path = "experiment_smoke" if smoke else "experiment_sample"
-    data = ensure_sample(data)
-    config = load_config(ExperimentConfig, config_path, list(overrides))
-    config.data_root, config.out_dir = str(data), str(Path(out))
-    results = run_experiment(config)
-    print(results.markdown)
-    print(f"results in {Path(out) / 'results.md'}, results.json and results.png")
-    if notebooks:
-        _run_notebooks(Path(out), data)
-    return results
-
-
-def _run_notebooks(out: Path, data: Path) -> None:
-    """The notebooks at their own small (smoke) sizes, their full-scale values being the
-    paper's (R18, Kinetics, several GPUs), not a demo's; notebook 04 shows this demo's own
-    experiment rather than running a tiny one."""
-    from imrkit.notebook_runner import run_notebooks
-
-    executed = run_notebooks(
-        out / "notebooks",
-        smoke=True,
-        data_dir=data,
-        parameters={"EXPERIMENT_DIR": str(out.resolve())},
-    )
-    print(f"notebooks executed into {out / 'notebooks'}: {len(executed)}")

@@ -29,8 +29,8 @@ _EXPORTS = {
     "read_config": "imrkit.models.io",
     "save_pretrained": "imrkit.models.io",
     "PRESETS": "imrkit.models.presets",
-    "format_stats": "imrkit.models.stats",
-    "model_stats": "imrkit.models.stats",
+    "format_stats": "imrkit.models.cost",
+    "model_stats": "imrkit.models.cost",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

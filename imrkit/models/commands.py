@@ -7,7 +7,7 @@ import json
 
 
 def _model_stats(args: argparse.Namespace) -> int:
-    from imrkit.models.stats import format_stats, model_stats
+    from imrkit.models.cost import format_stats, model_stats
 
     stats = model_stats(
         args.name, num_gops=args.num_gops, size=args.size, connections=args.connections

@@ -160,16 +160,24 @@ class IMRNetConfig:
 # ------------------------------------------------------------------ overrides of a preset
 
 
-def _overrides_of(cls: type, doc: str) -> type:
+def _overrides_of(
+    cls: type, doc: str, nested: dict[str, type] | None = None, exclude: tuple[str, ...] = ()
+) -> type:
     """A dataclass with every field of ``cls`` typed ``Optional`` and defaulting to None.
 
     Generated rather than written out, so that a field added to ``cls`` is overridable
-    without a second list to keep in step.
+    without a second list to keep in step. ``nested`` maps a field holding a dataclass to
+    the overrides class of that dataclass (its default: no change); ``exclude`` names the
+    fields that are not for overriding.
     """
+    nested = nested or {}
     hints = typing.get_type_hints(cls)
     fields = [
-        (f.name, Optional[hints[f.name]], dataclasses.field(default=None))  # noqa: UP045
+        (f.name, nested[f.name], dataclasses.field(default_factory=nested[f.name]))
+        if f.name in nested
+        else (f.name, Optional[hints[f.name]], dataclasses.field(default=None))  # noqa: UP045
         for f in dataclasses.fields(cls)
+        if f.name not in exclude
     ]
     overrides = dataclasses.make_dataclass(cls.__name__.replace("Config", "Overrides"), fields)
     overrides.__module__ = __name__
@@ -186,6 +194,14 @@ FusionOverrides = _overrides_of(
     FusionConfig,
     """Changes to a preset's :class:`FusionConfig`: every field of it, None keeping the
     preset's value (e.g. ``norm=False``).""",
+)
+IMRNetOverrides = _overrides_of(
+    IMRNetConfig,
+    """Changes to a preset's :class:`IMRNetConfig`: every field of it but ``num_classes``
+    (the dataset sets it), None keeping the preset's value; the pathways and the fusion
+    as :class:`PathwayOverrides` / :class:`FusionOverrides`.""",
+    nested={"iframes": PathwayOverrides, "pframes": PathwayOverrides, "fusion": FusionOverrides},
+    exclude=("num_classes",),
 )
 
 

@@ -1,24 +1,7 @@
-"""Run the numbered notebooks headless with papermill: ``imrkit notebooks``.
-
-``run_notebooks(out_dir)`` executes ``notebooks/NN_*.ipynb`` in order, each with its
-``parameters`` cell overridden (``OUT_DIR``, ``SMOKE``, ``DATA_DIR``, ...), and writes to
-``out_dir``: the executed copies, their figures as PNG (``figures/<notebook>/``), the small
-JSON of key numbers each notebook records (``<notebook>.json``) and a summary
-(``notebooks.json``). Notebooks chain through ``out_dir`` (03 writes the pretraining run
-that 04 and 05 pick up). A failing cell raises :class:`NotebookExecutionError` naming the
-notebook and the cell; so does a cell that runs past the per-cell timeout
-(:data:`DEFAULT_CELL_TIMEOUT`), so a hang becomes an error, never a stuck CI run. Each executed
-notebook is also written as standalone HTML (``html/<notebook>.html``) with an index page
-(``index.html``) linking them and showing the key numbers each recorded.
-
-Notebooks call :func:`notebook_context` in their first cells, which resolves their output
-folder and data (building a tiny sample dataset in smoke mode when ``data/sample`` is
-absent) and records their key numbers.
-"""
+"""Running the numbered notebooks with papermill: selection, parameters, kernel, figures."""
 
 from __future__ import annotations
 
-import argparse
 import ast
 import base64
 import json
@@ -27,15 +10,14 @@ import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from imrkit.errors import ConfigError, ImrkitError
+from imrkit.notebook_runner.context import notebooks_dir
+from imrkit.notebook_runner.report import write_html_report
 
 KERNEL_NAME = "python3"
 SUMMARY_FILE = "notebooks.json"
-INDEX_FILE = "index.html"
-HTML_DIR = "html"
 # Seconds one cell may run under `imrkit notebooks` (0 or None: no limit). Smoke cells take
 # seconds to a few minutes on 2 busy cores; a full-scale run passes its own (--cell-timeout).
 DEFAULT_CELL_TIMEOUT = 1800.0
@@ -101,142 +83,6 @@ class NotebookExecutionError(ImrkitError):
             f"{notebook.name}: {where}{code} raised {ename}: {evalue} "
             f"(executed copy with the traceback: {executed})"
         )
-
-
-# ------------------------------------------------------------------------ notebook side
-
-
-def project_root() -> Path:
-    """The checkout imrkit runs from (for ``data/sample`` and ``runs/``), else the cwd."""
-    root = Path(__file__).resolve().parents[1]
-    return root if (root / "pyproject.toml").is_file() else Path.cwd()
-
-
-def notebooks_dir() -> Path:
-    """The folder of the numbered notebooks (``notebooks/`` of the checkout)."""
-    return project_root() / "notebooks"
-
-
-def _ensure_sample(root: Path, config) -> Path:
-    """Build the sample dataset at ``root`` unless it is already there."""
-    from imrkit.data.sample import ensure_sample
-
-    return ensure_sample(root, config)
-
-
-def smoke_sample_config():
-    """The tiny sample dataset of smoke runs: 2 videos per class, 6 GOPs each."""
-    from imrkit.data.sample import SampleConfig
-
-    return SampleConfig(videos_per_class=2, num_gops=6, seed=0)
-
-
-def resolve_data_dir(data_dir: str | os.PathLike, out_dir: Path, *, smoke: bool) -> Path:
-    """The dataset a notebook reads.
-
-    ``data_dir`` when given (it must exist); else the default sample ``data/sample``; in smoke
-    mode a tiny sample under ``out_dir/sample`` when the default one was never built (so a
-    fresh clone runs the notebooks without first building the full sample).
-    """
-    if data_dir:
-        path = Path(data_dir).expanduser().resolve()
-        if not (path / "classInd.txt").is_file():
-            raise ConfigError(
-                f"DATA_DIR={data_dir}: no classInd.txt; not a UCF-101-layout "
-                "folder (build one with `imrkit make-sample DIR`)"
-            )
-        return path
-    default = project_root() / "data" / "sample"
-    if (default / "classInd.txt").is_file():
-        return default
-    if smoke:
-        return _ensure_sample(out_dir / "sample", smoke_sample_config())
-    from imrkit.data.sample import SampleConfig
-
-    return _ensure_sample(default, SampleConfig())
-
-
-@dataclass
-class NotebookContext:
-    """Where a notebook writes and reads, and its record of key numbers.
-
-    Attributes:
-        name: the notebook's stem (``03_pretraining``).
-        out_dir: the shared output folder of the notebook chain.
-        data_dir: the UCF-101-layout dataset it reads.
-        smoke: tiny settings (tests, ``imrkit notebooks --smoke``).
-    """
-
-    name: str
-    out_dir: Path
-    data_dir: Path
-    smoke: bool
-
-    @property
-    def record_path(self) -> Path:
-        return self.out_dir / f"{self.name}.json"
-
-    def record(self, **numbers) -> dict:
-        """Merge ``numbers`` into ``<out_dir>/<name>.json`` (what tests and scripts check)."""
-        current = json.loads(self.record_path.read_text()) if self.record_path.is_file() else {}
-        current.update(json.loads(json.dumps(numbers, default=_jsonable)))
-        self.record_path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
-        return current
-
-
-def _jsonable(value):
-    if hasattr(value, "tolist"):  # numpy arrays and scalars, tensors
-        return value.tolist()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(f"cannot record {type(value).__name__} as JSON")
-
-
-def notebook_context(
-    name: str,
-    out_dir: str | os.PathLike = "",
-    data_dir: str | os.PathLike = "",
-    *,
-    smoke: bool = True,
-) -> NotebookContext:
-    """Set up a notebook run: output folder (default ``runs/notebooks``) and dataset.
-
-    Args:
-        name: the notebook's stem; names its record ``<out_dir>/<name>.json``.
-        out_dir: ``OUT_DIR`` parameter ("" = ``runs/notebooks`` of the checkout).
-        data_dir: ``DATA_DIR`` parameter (see :func:`resolve_data_dir`).
-        smoke: ``SMOKE`` parameter.
-    """
-    out = Path(out_dir).expanduser().resolve() if out_dir else project_root() / "runs" / "notebooks"
-    out.mkdir(parents=True, exist_ok=True)
-    context = NotebookContext(name, out, resolve_data_dir(data_dir, out, smoke=smoke), smoke)
-    context.record_path.unlink(missing_ok=True)  # a rerun never keeps stale numbers
-    return context
-
-
-def resume_or_start(run_dir: str | os.PathLike) -> tuple[dict[str, str], str]:
-    """How a notebook trains into ``run_dir`` every time it runs ("Run All" twice included).
-
-    Returns the config overrides and a sentence saying which: ``run.resume=latest`` when the
-    folder already holds checkpoints of a run (an interrupted run continues, a finished one
-    trains no further and its results are read again), else nothing (a fresh run).
-    """
-    from imrkit.train.checkpoints import CHECKPOINTS, list_checkpoints
-
-    run_dir = Path(run_dir)
-    folder = run_dir / CHECKPOINTS
-    if folder.is_dir() and any(folder.iterdir()):
-        found = list_checkpoints(run_dir)
-        last = f" from checkpoint `{found[-1].name}`" if found else ""
-        return (
-            {"run.resume": "latest"},
-            f"resuming the run in `{run_dir}`{last} (a finished run trains no further; "
-            "delete the folder for a fresh one)",
-        )
-    return {}, f"starting a fresh run in `{run_dir}`"
-
-
-# -------------------------------------------------------------------------- runner side
 
 
 def list_notebooks(directory: str | os.PathLike | None = None) -> list[Path]:
@@ -362,6 +208,97 @@ def declared_parameters(notebook: str | os.PathLike) -> dict[str, object]:
     return declared
 
 
+def _declared_by_each(selected: Sequence[Path], overrides: Mapping[str, object]) -> dict:
+    """``{notebook: its declared parameters}``; refuses an override none of them declares
+    (a typo would otherwise be ignored)."""
+    declared = {notebook: declared_parameters(notebook) for notebook in selected}
+    unknown = set(overrides) - {name for names in declared.values() for name in names}
+    if unknown:
+        raise ConfigError(
+            f"parameters {sorted(unknown)}: declared by none of {[p.stem for p in selected]}"
+        )
+    return declared
+
+
+def _notebook_values(
+    notebook: Path,
+    out: Path,
+    *,
+    smoke: bool,
+    data_dir: str | os.PathLike | None,
+    overrides: Mapping[str, object],
+) -> dict[str, object]:
+    """The parameter values a notebook runs with: the common ones, the full-scale ones
+    (unless ``smoke``), then the overrides (the caller keeps those the notebook declares)."""
+    data = str(Path(data_dir).expanduser().resolve()) if data_dir else ""
+    values = {"OUT_DIR": str(out), "SMOKE": smoke, "DATA_DIR": data}
+    if not smoke:
+        values.update(FULL_PARAMETERS.get(notebook.stem, {}))
+    values.update(overrides)
+    return values
+
+
+def _interrupted(notebook: Path, executed: Path, error: Exception) -> NotebookExecutionError:
+    """The error of a cell past its timeout or a dead kernel, naming the cell that ran."""
+    index = _running_cell_index(executed)
+    source = ""
+    if index is not None:
+        import nbformat
+
+        source = nbformat.read(executed, as_version=4).cells[index].source
+    return NotebookExecutionError(
+        notebook,
+        executed,
+        None if index is None else _source_cell_index(executed, index),
+        type(error).__name__,
+        str(error).strip().splitlines()[0],
+        source,
+    )
+
+
+def _execute(
+    notebook: Path,
+    executed: Path,
+    parameters: Mapping[str, object],
+    *,
+    cwd: Path,
+    cell_timeout: float | None,
+) -> None:
+    """Run ``notebook`` into ``executed`` with papermill, on this interpreter's kernel.
+
+    Raises:
+        NotebookExecutionError: a cell raised, ran past ``cell_timeout``, or the kernel died.
+    """
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=parameters,
+            kernel_name=KERNEL_NAME,
+            language="python",
+            cwd=str(cwd),
+            progress_bar=False,
+            execution_timeout=int(cell_timeout) if cell_timeout else None,
+            kernel_manager_class=kernel_manager_class(),
+        )
+    except PapermillExecutionError as error:
+        raise NotebookExecutionError(
+            notebook,
+            executed,
+            _source_cell_index(executed, error.cell_index),
+            error.ename,
+            error.evalue,
+            error.source,
+            error.exec_count,
+        ) from None
+    except (CellTimeoutError, DeadKernelError) as error:
+        raise _interrupted(notebook, executed, error) from error
+
+
 def run_notebooks(
     out_dir: str | os.PathLike,
     *,
@@ -398,67 +335,26 @@ def run_notebooks(
         NotebookExecutionError: a cell failed (names the notebook and the cell).
         ConfigError: unknown notebooks or parameters.
     """
-    import papermill
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
-
     out = Path(out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     selected = select_notebooks(list_notebooks(directory), notebooks)
     overrides = dict(parameters or {})
-    declared = {notebook: declared_parameters(notebook) for notebook in selected}
-    unknown = set(overrides) - {name for names in declared.values() for name in names}
-    if unknown:
-        raise ConfigError(
-            f"parameters {sorted(unknown)}: declared by none of {[p.stem for p in selected]}"
-        )
+    declared = _declared_by_each(selected, overrides)
 
     summary, executed_paths = [], []
     for notebook in selected:
-        data = str(Path(data_dir).expanduser().resolve()) if data_dir else ""
-        values = {"OUT_DIR": str(out), "SMOKE": smoke, "DATA_DIR": data}
-        if not smoke:
-            values.update(FULL_PARAMETERS.get(notebook.stem, {}))
-        values.update(overrides)
+        values = _notebook_values(
+            notebook, out, smoke=smoke, data_dir=data_dir, overrides=overrides
+        )
         executed = out / notebook.name
         started = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(notebook),
-                str(executed),
-                parameters={k: v for k, v in values.items() if k in declared[notebook]},
-                kernel_name=KERNEL_NAME,
-                language="python",
-                cwd=str(out),
-                progress_bar=False,
-                execution_timeout=int(cell_timeout) if cell_timeout else None,
-                kernel_manager_class=kernel_manager_class(),
-            )
-        except PapermillExecutionError as error:
-            raise NotebookExecutionError(
-                notebook,
-                executed,
-                _source_cell_index(executed, error.cell_index),
-                error.ename,
-                error.evalue,
-                error.source,
-                error.exec_count,
-            ) from None
-        except (CellTimeoutError, DeadKernelError) as error:
-            index = _running_cell_index(executed)
-            source = ""
-            if index is not None:
-                import nbformat
-
-                source = nbformat.read(executed, as_version=4).cells[index].source
-            raise NotebookExecutionError(
-                notebook,
-                executed,
-                None if index is None else _source_cell_index(executed, index),
-                type(error).__name__,
-                str(error).strip().splitlines()[0],
-                source,
-            ) from error
+        _execute(
+            notebook,
+            executed,
+            {k: v for k, v in values.items() if k in declared[notebook]},
+            cwd=out,
+            cell_timeout=cell_timeout,
+        )
         seconds = time.perf_counter() - started
         figures = extract_figures(executed, out / "figures" / notebook.stem)
         summary.append(
@@ -478,134 +374,3 @@ def run_notebooks(
     if html:
         write_html_report(out, summary)
     return executed_paths
-
-
-def key_numbers(record: Mapping, limit: int = 12) -> dict[str, object]:
-    """The scalar entries of a notebook's record (one level of dicts flattened), for the index.
-
-    Lists and long strings are left out: the index shows what fits on a line.
-    """
-    found: dict[str, object] = {}
-    for key, value in record.items():
-        items = value.items() if isinstance(value, Mapping) else [(None, value)]
-        for sub, item in items:
-            if isinstance(item, bool | int | float) or (isinstance(item, str) and len(item) < 60):
-                name = key if sub is None else f"{key}.{sub}"
-                found[name] = round(item, 4) if isinstance(item, float) else item
-    return dict(list(found.items())[:limit])
-
-
-def write_html_report(out: Path, summary: Sequence[Mapping]) -> Path:
-    """Write each executed notebook as standalone HTML and an index page linking them.
-
-    ``out/html/<notebook>.html`` (nbconvert's HTML exporter, figures embedded) and
-    ``out/index.html``: one row per notebook of ``summary`` (the entries ``run_notebooks``
-    writes to ``notebooks.json``) with its time, figures and :func:`key_numbers` of its record.
-    """
-    import html as html_text
-
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter()
-    (out / HTML_DIR).mkdir(exist_ok=True)
-    rows = []
-    for entry in summary:
-        executed = Path(entry["executed"])
-        body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-        page = out / HTML_DIR / f"{executed.stem}.html"
-        page.write_text(body, encoding="utf-8")
-        record_path = out / f"{executed.stem}.json"
-        record = json.loads(record_path.read_text()) if record_path.is_file() else {}
-        numbers = "<br>".join(
-            f"{html_text.escape(k)}: {html_text.escape(str(v))}"
-            for k, v in key_numbers(record).items()
-        )
-        rows.append(
-            f'<tr><td><a href="{HTML_DIR}/{page.name}">{html_text.escape(executed.stem)}</a></td>'
-            f"<td>{entry['seconds']}</td><td>{entry['figures']}</td><td>{numbers}</td></tr>"
-        )
-    index = out / INDEX_FILE
-    index.write_text(
-        "<!doctype html>\n<html><head><meta charset='utf-8'><title>imrkit notebooks</title>"
-        "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px 8px;"
-        "vertical-align:top}table{border-collapse:collapse}</style></head><body>\n"
-        f"<h1>imrkit notebooks</h1><p>Executed into {html_text.escape(str(out))}.</p>\n"
-        "<table><tr><th>notebook</th><th>seconds</th><th>figures</th><th>key numbers</th></tr>\n"
-        + "\n".join(rows)
-        + "\n</table></body></html>\n",
-        encoding="utf-8",
-    )
-    return index
-
-
-# ---------------------------------------------------------------------------------- CLI
-
-
-def _parameter(text: str) -> tuple[str, object]:
-    """``NAME=value`` with value a Python literal (``3``, ``'x'``, ``True``) or a plain string."""
-    name, sep, raw = text.partition("=")
-    if not sep or not name.isidentifier():
-        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE")
-    try:
-        return name, ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        return name, raw
-
-
-def _command(args: argparse.Namespace) -> int:
-    only = [key.strip() for key in args.only.split(",") if key.strip()] if args.only else None
-    executed = run_notebooks(
-        args.out,
-        smoke=args.smoke,
-        notebooks=only,
-        parameters=dict(args.parameter),
-        data_dir=args.data,
-        cell_timeout=args.cell_timeout,
-        verbose=True,
-    )
-    print(f"{len(executed)} notebooks executed; copies and figures in {Path(args.out).resolve()}")
-    return 0
-
-
-def register(subparsers) -> None:
-    """Add ``imrkit notebooks`` to the CLI."""
-    parser = subparsers.add_parser(
-        "notebooks",
-        help="execute the notebooks in order with papermill",
-        description="Execute notebooks/NN_*.ipynb in order (papermill, this Python's kernel), "
-        "writing executed copies, figures and key numbers to --out.",
-    )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--smoke",
-        dest="smoke",
-        action="store_true",
-        default=True,
-        help="tiny parameters, about a minute per notebook (default)",
-    )
-    mode.add_argument(
-        "--full",
-        dest="smoke",
-        action="store_false",
-        help="full-scale parameters (hours: the paper's settings)",
-    )
-    parser.add_argument("--out", default="runs/notebooks", help="output folder")
-    parser.add_argument("--only", default="", help="comma-separated notebooks, e.g. 00,01")
-    parser.add_argument("--data", default=None, help="dataset folder (default: data/sample)")
-    parser.add_argument(
-        "-p",
-        "--parameter",
-        action="append",
-        type=_parameter,
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a notebook parameter",
-    )
-    parser.add_argument(
-        "--cell-timeout",
-        type=float,
-        default=DEFAULT_CELL_TIMEOUT,
-        help=f"seconds a cell may run (default {DEFAULT_CELL_TIMEOUT:.0f}; 0: no limit)",
-    )
-    parser.set_defaults(func=_command)

@@ -22,7 +22,7 @@ transforms a task needs (CTP's, rotation, reversal, InfoNCE's views) happen insi
 ``forward`` on the batch's device. No module moves tensors to a device itself.
 
 The PMSP labels (Algorithm 1) are :func:`pmsp_labels`, :func:`pmsp_magnitudes` and
-:func:`pmsp_label_tensor` (:mod:`imrkit.pretext.labels`). Names other than
+:func:`pmsp_label_tensor` (:mod:`imrkit.transforms.pmsp_labels`). Names other than
 :data:`PRETEXTS`, :func:`build_pretext` and :func:`pretext_options` are imported lazily
 (PEP 562), so that reading the table of pretexts does not import torch.
 """
@@ -50,17 +50,17 @@ PRETEXTS: dict[str, tuple[str, str, dict[str, Any]]] = {
 _EXPORTS = {
     "PretextOutput": "imrkit.pretext.base",
     "metric_floats": "imrkit.pretext.base",
-    "NUM_PMSP_LABELS": "imrkit.pretext.labels",
-    "PMSP_LEVELS": "imrkit.pretext.labels",
-    "SPATIAL_SCALES": "imrkit.pretext.labels",
-    "TEMPORAL_SCALES": "imrkit.pretext.labels",
-    "cell_edges": "imrkit.pretext.labels",
-    "level_slices": "imrkit.pretext.labels",
-    "pmsp_label_tensor": "imrkit.pretext.labels",
-    "pmsp_labels": "imrkit.pretext.labels",
-    "pmsp_levels": "imrkit.pretext.labels",
-    "pmsp_magnitudes": "imrkit.pretext.labels",
-    "split_label_tensor": "imrkit.pretext.labels",
+    "NUM_PMSP_LABELS": "imrkit.transforms.pmsp_labels",
+    "PMSP_LEVELS": "imrkit.transforms.pmsp_labels",
+    "SPATIAL_SCALES": "imrkit.transforms.pmsp_labels",
+    "TEMPORAL_SCALES": "imrkit.transforms.pmsp_labels",
+    "cell_edges": "imrkit.transforms.pmsp_labels",
+    "level_slices": "imrkit.transforms.pmsp_labels",
+    "pmsp_label_tensor": "imrkit.transforms.pmsp_labels",
+    "pmsp_labels": "imrkit.transforms.pmsp_labels",
+    "pmsp_levels": "imrkit.transforms.pmsp_labels",
+    "pmsp_magnitudes": "imrkit.transforms.pmsp_labels",
+    "split_label_tensor": "imrkit.transforms.pmsp_labels",
     "PMSP": "imrkit.pretext.pmsp",
     "PMSPHeads": "imrkit.pretext.pmsp",
     "CTP": "imrkit.pretext.ctp",

@@ -14,8 +14,8 @@ from torch import nn
 
 from imrkit.pretext.base import PretextOutput, make_generator
 from imrkit.pretext.ctp import create_ctp_head, ctp_step
-from imrkit.pretext.labels import SPATIAL_SCALES, TEMPORAL_SCALES
-from imrkit.pretext.pmsp import PMSPHeads, pmsp_step
+from imrkit.pretext.pmsp import create_pmsp_heads, pmsp_step
+from imrkit.transforms.pmsp_labels import SPATIAL_SCALES, TEMPORAL_SCALES
 
 
 class PMSPCTP(nn.Module):
@@ -49,12 +49,7 @@ class PMSPCTP(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.ctp_weight = ctp_weight
-        self.pmsp_heads = PMSPHeads(
-            sum(backbone.feature_dims.values()),
-            hidden_dim=hidden_dim,
-            spatial_scales=spatial_scales,
-            temporal_scales=temporal_scales,
-        )
+        self.pmsp_heads = create_pmsp_heads(backbone, hidden_dim, spatial_scales, temporal_scales)
         self.num_types = 2 if binary else 4
         self.ctp_pooling = ctp_pooling
         self.ctp_head = create_ctp_head(backbone, hidden_dim, self.num_types, ctp_pooling, num_gops)

@@ -1,7 +1,7 @@
 """Pyramidal motion statistics prediction (PMSP, Sec. 2.2, Eq. 4): heads and loss.
 
-The labels (Algorithm 1, Appendix A) live in :mod:`imrkit.pretext.labels`
-(:func:`~imrkit.pretext.labels.pmsp_labels`, ``pmsp_magnitudes``, ``pmsp_label_tensor``).
+The labels (Algorithm 1, Appendix A) live in :mod:`imrkit.transforms.pmsp_labels`
+(:func:`~imrkit.transforms.pmsp_labels.pmsp_labels`, ``pmsp_magnitudes``, ``pmsp_label_tensor``).
 
 For each level r = (s, t) a 2-layer MLP reads the backbone's final feature maps pooled over
 window q's time span and into an s x s grid, and predicts the window's most vibrant cell;
@@ -18,7 +18,7 @@ from torch import nn
 
 from imrkit.errors import ShapeError
 from imrkit.pretext.base import PretextOutput, accuracy, mlp_head, streams
-from imrkit.pretext.labels import (
+from imrkit.transforms.pmsp_labels import (
     SPATIAL_SCALES,
     TEMPORAL_SCALES,
     pmsp_labels,
@@ -109,7 +109,8 @@ class PMSPHeads(nn.Module):
 
         Args:
             logits: from :meth:`forward`.
-            labels: ``B x num_labels`` in :func:`~imrkit.pretext.labels.pmsp_label_tensor` order.
+            labels: ``B x num_labels`` in
+                :func:`~imrkit.transforms.pmsp_labels.pmsp_label_tensor` order.
         """
         targets = split_label_tensor(labels, self.levels)
         total, metrics = 0.0, {}
@@ -157,11 +158,28 @@ def pmsp_step(backbone: nn.Module, heads: PMSPHeads, batch: dict) -> PretextOutp
     return PretextOutput(loss, metrics)
 
 
+def create_pmsp_heads(
+    backbone: nn.Module,
+    hidden_dim: int,
+    spatial_scales: Sequence[int] = SPATIAL_SCALES,
+    temporal_scales: Sequence[int] = TEMPORAL_SCALES,
+) -> PMSPHeads:
+    """The PMSP heads over ``backbone``'s concatenated final features (used by every
+    pretext that predicts PMSP labels)."""
+    return PMSPHeads(
+        sum(backbone.feature_dims.values()),
+        hidden_dim=hidden_dim,
+        spatial_scales=spatial_scales,
+        temporal_scales=temporal_scales,
+    )
+
+
 class PMSP(nn.Module):
     """Pyramidal motion statistics prediction on an IMRNet (Sec. 2.2, Eq. 4).
 
     ``forward(batch)`` reads ``batch["pmsp"]`` (B x 27, from a dataset using
-    :func:`~imrkit.pretext.labels.pmsp_label_tensor` after augmentation) or computes the labels from
+    :func:`~imrkit.transforms.pmsp_labels.pmsp_label_tensor` after augmentation) or computes
+    the labels from
     ``batch["motion"]`` on its device.
 
     Args:
@@ -180,12 +198,7 @@ class PMSP(nn.Module):
     ):
         super().__init__()
         self.backbone = backbone
-        self.pmsp_heads = PMSPHeads(
-            sum(backbone.feature_dims.values()),
-            hidden_dim=hidden_dim,
-            spatial_scales=spatial_scales,
-            temporal_scales=temporal_scales,
-        )
+        self.pmsp_heads = create_pmsp_heads(backbone, hidden_dim, spatial_scales, temporal_scales)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> PretextOutput:
         output = pmsp_step(self.backbone, self.pmsp_heads, batch)

@@ -1,13 +1,14 @@
-"""Training, evaluation and retrieval (SPEC section 4), on accelerate.
+"""Training on accelerate (SPEC section 4): the engine, pretraining, finetuning, checkpoints.
 
     from imrkit.config import load_config
     from imrkit.train import PretrainConfig, FinetuneConfig, pretrain, finetune
-    summary = pretrain(load_config(PretrainConfig, "imrkit/configs/pretrain_sample.toml"))
-    config = load_config(FinetuneConfig, "imrkit/configs/finetune_sample.toml",
-                         [f"pretrained={summary.run_dir}"])
-    result = finetune(config)
+    summary = pretrain(load_config(PretrainConfig, "pretrain_sample"))
+    result = finetune(load_config(FinetuneConfig, "finetune_sample",
+                                  {"pretrained": str(summary.run_dir)}))
 
-Names are imported lazily (PEP 562) so that ``imrkit --help`` does not import torch.
+Evaluating a trained model lives in :mod:`imrkit.evaluate` (finetuning's last step calls it),
+suites of runs in :mod:`imrkit.experiment`. Names are imported lazily (PEP 562) so that
+``imrkit --help`` does not import torch.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ _EXPORTS = {
     "RunConfig": "imrkit.train.config",
     "EvalConfig": "imrkit.train.config",
     "pretrain": "imrkit.train.pretraining",
+    "pretrained_run": "imrkit.train.pretraining",
     "finetune": "imrkit.train.finetuning",
-    "RunSummary": "imrkit.train.summary",
+    "RunSummary": "imrkit.runs",
     "read_history": "imrkit.train.metrics_log",
     "Callback": "imrkit.train.engine",
     "FitResult": "imrkit.train.engine",
@@ -33,21 +35,25 @@ _EXPORTS = {
     "TrainingError": "imrkit.train.engine",
     "DivergedError": "imrkit.train.engine",
     "list_checkpoints": "imrkit.train.checkpoints",
-    "EvalResult": "imrkit.train.evaluation",
-    "evaluate": "imrkit.train.evaluation",
-    "summarize": "imrkit.train.evaluation",
-    "plot_confusion": "imrkit.train.evaluation",
-    "Embeddings": "imrkit.train.retrieval",
-    "RetrievalResult": "imrkit.train.retrieval",
-    "compute_embeddings": "imrkit.train.retrieval",
-    "retrieval_recall": "imrkit.train.retrieval",
-    "nearest_neighbours": "imrkit.train.retrieval",
-    "retrieve": "imrkit.train.retrieval",
     "load_pretext": "imrkit.train.pmsp_predict",
     "predict_pmsp": "imrkit.train.pmsp_predict",
-    "ExperimentConfig": "imrkit.train.experiment",
-    "run_experiment": "imrkit.train.experiment",
     "warmup_cosine": "imrkit.train.schedule",
 }
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
+#: names that moved out with imrkit.evaluate and imrkit.experiment (issue 23)
+_MOVED = {
+    "EvalResult": "imrkit.evaluate",
+    "evaluate": "imrkit.evaluate",
+    "summarize": "imrkit.evaluate",
+    "plot_confusion": "imrkit.evaluate",
+    "Embeddings": "imrkit.evaluate",
+    "RetrievalResult": "imrkit.evaluate",
+    "compute_embeddings": "imrkit.evaluate",
+    "retrieval_recall": "imrkit.evaluate",
+    "nearest_neighbours": "imrkit.evaluate",
+    "retrieve": "imrkit.evaluate",
+    "ExperimentConfig": "imrkit.experiment",
+    "run_experiment": "imrkit.experiment",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, moved=_MOVED)

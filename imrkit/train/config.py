@@ -13,20 +13,17 @@ from typing import Literal
 
 from imrkit.data.dataset import DatasetConfig
 from imrkit.errors import ConfigError
-from imrkit.models.config import (
-    ConnectionMode,
-    FusionOverrides,
-    IMRNetConfig,
-    PathwayOverrides,
-    set_values,
-)
+from imrkit.models.config import IMRNetConfig, IMRNetOverrides, set_values
 from imrkit.models.presets import model_config
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(IMRNetOverrides):
     """Which IMRNet to build: a preset, plus typed changes to its :class:`IMRNetConfig`.
 
+    Every field of :class:`IMRNetConfig` but ``num_classes`` is a field here, generated
+    from it (:data:`~imrkit.models.config.IMRNetOverrides`), so a field added to the model
+    is configurable without a second list; unset (None) fields keep the preset's value.
     Every Table 1 and Table 4 ablation is a change here, from a TOML ``[model]`` table or a
     ``key=value`` override, e.g. ``model.connections=none`` (late fusion),
     ``model.pframes.stage_dims=[8, 16, 32, 64]``, ``model.fusion.norm=false``.
@@ -41,16 +38,10 @@ class ModelConfig:
             field; unset fields keep the preset's value).
         pframes: changes to the M/R pathways' shared architecture (same fields).
         fusion: changes to the connections (any :class:`~imrkit.models.FusionConfig` field).
-        pframes_per_gop: P-frames per I-frame (None: the preset's, 5).
+        pframes_per_gop: P-frames per I-frame (the preset's: 5).
     """
 
     name: str = "imrnet_r18"
-    connections: ConnectionMode = IMRNetConfig.connections
-    dropout: float = IMRNetConfig.dropout
-    iframes: PathwayOverrides = field(default_factory=PathwayOverrides)
-    pframes: PathwayOverrides = field(default_factory=PathwayOverrides)
-    fusion: FusionOverrides = field(default_factory=FusionOverrides)
-    pframes_per_gop: int | None = None
 
     def __post_init__(self) -> None:
         # Check the whole network now (lengths that must agree, odd kernels, ...), so that a
@@ -62,14 +53,7 @@ class ModelConfig:
 
     def build_kwargs(self) -> dict:
         """Keyword overrides of :func:`imrkit.models.build_model` for this config."""
-        kwargs = {"connections": self.connections, "dropout": self.dropout}
-        for key in ("iframes", "pframes", "fusion"):
-            changes = set_values(getattr(self, key))
-            if changes:
-                kwargs[key] = changes
-        if self.pframes_per_gop is not None:
-            kwargs["pframes_per_gop"] = self.pframes_per_gop
-        return kwargs
+        return {key: value for key, value in set_values(self).items() if key != "name"}
 
     def imrnet_config(self, num_classes: int | None = None) -> IMRNetConfig:
         """The full network configuration: the preset with these changes applied."""
@@ -146,6 +130,9 @@ class RunConfig:
         progress: show a tqdm progress bar (main process only).
         threads: torch CPU threads per process (0: leave torch's default).
         find_unused_parameters: DDP option for models with branches unused in a step.
+        channels_last: train in ``torch.channels_last_3d`` memory (model and batches): 1.3x
+            the training step of ``imrnet_tiny`` on this project's 2-core CPU machine
+            (BENCHMARKS.md, engine); off by default, where it has not been measured.
     """
 
     out_dir: str = "runs/run"
@@ -160,6 +147,7 @@ class RunConfig:
     progress: bool = True
     threads: int = 0
     find_unused_parameters: bool = False
+    channels_last: bool = False
 
 
 @dataclass

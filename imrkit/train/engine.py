@@ -20,6 +20,8 @@ What the loop guarantees:
   the same steps with the same learning rates, and ends where an uninterrupted one ends.
 - A NaN or infinite loss stops the run with :class:`DivergedError` before the update, so
   the weights and the checkpoints on disk stay the last good ones.
+- SIGTERM or SIGUSR1 (a scheduler about to preempt the job) ends the run after the current
+  update with a checkpoint and :class:`~imrkit.train.preemption.Preempted`.
 - Unreadable videos skipped by the dataset are counted and reported at each epoch end
   (console and metrics CSV).
 """
@@ -40,6 +42,7 @@ from torch import nn
 
 from imrkit.errors import ConfigError, ImrkitError
 from imrkit.pretext.base import metric_floats
+from imrkit.runs import RUN_CONFIG
 from imrkit.train.checkpoints import (
     CHECKPOINTS,
     TrainerState,
@@ -48,7 +51,9 @@ from imrkit.train.checkpoints import (
     save_checkpoint,
 )
 from imrkit.train.config import OptimConfig, RunConfig
+from imrkit.train.exit_order import leave_last_at_exit
 from imrkit.train.metrics_log import MetricsLog
+from imrkit.train.preemption import Preempted, PreemptionWatcher
 from imrkit.train.schedule import build_optimizer, build_scheduler
 from imrkit.transforms.compact import model_inputs
 
@@ -165,7 +170,7 @@ def prepare_run_dir(accelerator, run: RunConfig, config_dict: dict) -> Path:
                 "run.out_dir"
             )
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(config_dict, indent=2) + "\n")
+        (run_dir / RUN_CONFIG).write_text(json.dumps(config_dict, indent=2) + "\n")
     accelerator.wait_for_everyone()
     return run_dir
 
@@ -297,8 +302,10 @@ class _Loop:
     window: _Window = field(default_factory=_Window)
     last_batch: dict | None = None
     last_row: dict[str, Any] = field(default_factory=dict)
+    preemption: PreemptionWatcher | None = None
 
     def result(self, interrupted: bool) -> FitResult:
+        leave_last_at_exit()  # multi-node torchrun: a clean exit barrier (.exit_order)
         model = self.accelerator.unwrap_model(self.model)
         return FitResult(model, self.state, self.last_row, interrupted, self.last_checkpoint)
 
@@ -308,6 +315,8 @@ def _setup(accelerator, task, optim, run, config_dict, callbacks) -> _Loop:
     from accelerate.utils import set_seed
 
     run_dir = prepare_run_dir(accelerator, run, config_dict)
+    if run.channels_last:
+        task.model.to(memory_format=torch.channels_last_3d)
     optimizer = build_optimizer(
         task.model.parameters(),
         optim.lr,
@@ -401,7 +410,8 @@ def _train_step(loop: _Loop, batch: dict, sums: _EpochSums) -> None:
     accelerator, state, model = loop.accelerator, loop.state, loop.model
     state.batches_in_epoch += 1
     sums.skipped += batch["num_skipped"]
-    batch = model_inputs(batch)  # compact streams -> normalised float, on the device
+    # compact streams -> normalised float, on the device
+    batch = model_inputs(batch, channels_last=loop.run.channels_last)
     with accelerator.accumulate(model):
         loss, metrics = _batch_loss(loop.task, model, batch, loop.last_batch)
         for callback in loop.callbacks:
@@ -436,6 +446,9 @@ def _after_update(loop: _Loop, epoch: int, sums: _EpochSums, bar) -> bool:
         loop.last_checkpoint = save_checkpoint(
             accelerator, loop.run_dir, f"step_{state.step}", state, run.keep_checkpoints
         )
+    if loop.preemption is not None and loop.preemption.requested(accelerator):
+        if not end_of_epoch:  # at an epoch end, fit stops after the epoch's checkpoint
+            _save_preempted(loop, sums)
     stop = False
     for callback in loop.callbacks:
         stop = callback.on_step_end(state) or stop
@@ -511,14 +524,36 @@ def fit(
 
     Raises:
         DivergedError: a NaN/inf loss (checked on every process before the update).
+        Preempted: SIGTERM or SIGUSR1 arrived; the run stopped after the update it was
+            in, with a checkpoint (:mod:`.preemption`).
     """
     loop = _setup(accelerator, task, optim, run, config_dict, callbacks)
-    for epoch in range(loop.state.epoch, optim.epochs):
-        epoch_start = time.perf_counter()
-        if _train_epoch(loop, epoch):
-            return loop.result(interrupted=True)
-        _end_epoch(loop, epoch, time.perf_counter() - epoch_start)
+    with PreemptionWatcher() as loop.preemption:
+        for epoch in range(loop.state.epoch, optim.epochs):
+            epoch_start = time.perf_counter()
+            if _train_epoch(loop, epoch):
+                return loop.result(interrupted=True)
+            _end_epoch(loop, epoch, time.perf_counter() - epoch_start)
+            if epoch + 1 < optim.epochs and loop.preemption.requested(accelerator):
+                raise _preempted(loop)
     return loop.result(interrupted=False)
+
+
+def _save_preempted(loop: _Loop, sums: _EpochSums) -> None:
+    """A signal asked the run to stop: checkpoint this update (unless just saved), then
+    raise :class:`Preempted` on every process."""
+    name = f"step_{loop.state.step}"
+    if loop.last_checkpoint is None or loop.last_checkpoint.name != name:
+        sums.fold_into(loop.accelerator, loop.state)
+        loop.last_checkpoint = save_checkpoint(
+            loop.accelerator, loop.run_dir, name, loop.state, loop.run.keep_checkpoints
+        )
+    raise _preempted(loop)
+
+
+def _preempted(loop: _Loop) -> Preempted:
+    leave_last_at_exit()
+    return Preempted(loop.preemption.received, loop.state.step, loop.last_checkpoint)
 
 
 def _check_finite(

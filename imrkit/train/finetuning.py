@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from imrkit.config import to_dict
 from imrkit.data.dataset import build_dataset, make_loader
 from imrkit.errors import ConfigError
+from imrkit.evaluate.evaluation import evaluate_loader
+from imrkit.runs import EVAL_DIR, MODEL_DIR, RunSummary, resolve_model_dir
 from imrkit.train.config import FinetuneConfig
 from imrkit.train.engine import Callback, TrainTask, create_accelerator, fit
-from imrkit.train.evaluation import evaluate_loader
-from imrkit.train.summary import EVAL_DIR, MODEL_DIR, RunSummary, resolve_model_dir
 
 
 def classification_loss(model, batch: dict):

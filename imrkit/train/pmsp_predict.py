@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from imrkit.errors import ConfigError
-from imrkit.train.summary import PRETEXT_WEIGHTS, read_run_config
+from imrkit.runs import PRETEXT_WEIGHTS, read_run_config
 from imrkit.transforms.compact import STREAMS, is_compact, model_inputs
 
 

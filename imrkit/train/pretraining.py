@@ -17,9 +17,9 @@ from pathlib import Path
 
 from imrkit.config import to_dict
 from imrkit.data.dataset import build_dataset, make_loader
+from imrkit.runs import MODEL_DIR, PRETEXT_WEIGHTS, RunSummary
 from imrkit.train.config import PretextConfig, PretrainConfig
 from imrkit.train.engine import Callback, TrainTask, create_accelerator, fit
-from imrkit.train.summary import MODEL_DIR, PRETEXT_WEIGHTS, RunSummary
 
 STREAM_KEYS = ("iframes", "motion", "residual", "pmsp")
 
@@ -64,7 +64,7 @@ def pretext_loss(model, batch: dict):
 def pretrain(config: PretrainConfig, *, callbacks: Sequence[Callback] = ()) -> RunSummary:
     """Pretrain an IMRNet with a pretext task; works alone or under ``accelerate launch``.
 
-    Writes ``run.out_dir`` (see :mod:`imrkit.train.summary`): checkpoints, metrics.csv,
+    Writes ``run.out_dir`` (see :mod:`imrkit.runs`): checkpoints, metrics.csv,
     ``model/`` (the backbone, pretext heads dropped: what finetuning loads) and
     ``pretext.safetensors`` (backbone and heads: what :func:`predict_pmsp` loads).
     ``callbacks`` go to :func:`~imrkit.train.engine.fit`.
@@ -114,3 +114,49 @@ def pretrain(config: PretrainConfig, *, callbacks: Sequence[Callback] = ()) -> R
     metrics = dict(result.metrics)
     metrics.pop("kind", None)
     return RunSummary.of(run_dir, metrics, result.interrupted)
+
+
+#: the quick stand-in pretraining :func:`pretrained_run` makes when a notebook finds no run
+STAND_IN = {
+    "optim.epochs": 1,
+    "optim.batch_size": 4,
+    "data.max_videos": 8,
+    "data.num_workers": 0,
+    "run.progress": False,
+    "run.trackers": "none",
+}
+
+
+def pretrained_run(
+    run_dir: str | Path,
+    *,
+    stand_in_dir: str | Path | None = None,
+    data_root: str | Path | None = None,
+    config: str = "pretrain_sample",
+) -> Path:
+    """A pretraining run folder to use: ``run_dir`` if it holds a trained model, else (when
+    ``stand_in_dir`` is given) a one-epoch run of ``config`` on ``data_root`` trained into
+    ``stand_in_dir`` (or resumed there, or reused once finished).
+
+    What notebooks that only *use* a pretrained model call when the notebook that trains
+    one has not run: a quick stand-in in smoke mode, an error naming the folder otherwise.
+    """
+    from imrkit.config import load_config
+    from imrkit.errors import ConfigError
+    from imrkit.train.checkpoints import list_checkpoints
+
+    run_dir = Path(run_dir)
+    if (run_dir / MODEL_DIR).is_dir():
+        return run_dir
+    if stand_in_dir is None:
+        raise ConfigError(f"{run_dir}: no pretrained model in it; train one there first")
+    stand_in_dir = Path(stand_in_dir)
+    if (stand_in_dir / MODEL_DIR).is_dir():
+        return stand_in_dir
+    values = {**STAND_IN, "run.out_dir": str(stand_in_dir)}
+    if data_root is not None:
+        values["data.root"] = str(data_root)
+    if list_checkpoints(stand_in_dir):
+        values["run.resume"] = "latest"
+    pretrain(load_config(PretrainConfig, config, values))
+    return stand_in_dir

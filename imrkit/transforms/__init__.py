@@ -40,9 +40,9 @@ from typing import Any
 import torch
 
 from imrkit.errors import ConfigError, ShapeError
-from imrkit.pretext.labels import pmsp_label_tensor
 from imrkit.transforms import functional
 from imrkit.transforms.functional import IMAGENET_MEAN, IMAGENET_STD, CropBox, Interpolation
+from imrkit.transforms.pmsp_labels import pmsp_label_tensor
 
 __all__ = [
     "TransformConfig",

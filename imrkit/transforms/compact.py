@@ -86,14 +86,21 @@ def is_compact(batch: dict[str, Any]) -> bool:
 
 
 def model_inputs(
-    batch: dict[str, Any], device: torch.device | str | None = None, non_blocking: bool = False
+    batch: dict[str, Any],
+    device: torch.device | str | None = None,
+    non_blocking: bool = False,
+    *,
+    channels_last: bool = False,
 ) -> dict[str, Any]:
     """A batch as the model takes it: float32 ``B x C x N x S x S`` streams on ``device``.
 
     Compact streams (channel-last, small integers) are moved first and converted there, so
     the copy carries a quarter of the bytes; float batches are moved (when ``device`` is
     given) and otherwise returned as they are. Other entries (labels, PMSP targets) are
-    moved alongside; ``"normalization"`` is dropped.
+    moved alongside; ``"normalization"`` is dropped. ``channels_last`` keeps compact
+    streams in ``torch.channels_last_3d`` memory (their stored layout: no copy to
+    rearrange), what a model converted to that format trains fastest on (see
+    ``RunConfig.channels_last``); the values are the same either way.
     """
     out = {}
     for key, value in batch.items():
@@ -103,18 +110,21 @@ def model_inputs(
     if not is_compact(batch):
         return out
     norm: Normalization = out.pop("normalization")
-    iframes = _channels_first(out["iframes"])
+    iframes = _channels_first(out["iframes"], channels_last)
     mean = torch.tensor(norm.iframe_mean, device=iframes.device)[:, None, None, None]
     std = torch.tensor(norm.iframe_std, device=iframes.device)[:, None, None, None]
     out["iframes"] = iframes.mul_(1.0 / 255.0).sub_(mean).div_(std)
-    motion = _channels_first(out["motion"])
+    motion = _channels_first(out["motion"], channels_last)
     step = 1.0 if out["motion"].dtype == torch.float16 else MOTION_STEP
     out["motion"] = motion.mul_(step / norm.motion_scale)
-    out["residual"] = _channels_first(out["residual"]).div_(norm.residual_scale)
+    out["residual"] = _channels_first(out["residual"], channels_last).div_(norm.residual_scale)
     return out
 
 
-def _channels_first(stream: torch.Tensor) -> torch.Tensor:
-    """``... x N x S x S x C`` (any dtype) -> contiguous float32 ``... x C x N x S x S``, in
-    one pass."""
-    return stream.movedim(-1, -4).to(torch.float32, memory_format=torch.contiguous_format)
+def _channels_first(stream: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+    """``... x N x S x S x C`` (any dtype) -> float32 ``... x C x N x S x S``, in one pass:
+    contiguous, or (``channels_last``, 5-D) in the channels-last layout it is stored in."""
+    layout = torch.contiguous_format
+    if channels_last and stream.dim() == 5:
+        layout = torch.channels_last_3d
+    return stream.movedim(-1, -4).to(torch.float32, memory_format=layout)

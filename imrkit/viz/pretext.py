@@ -5,7 +5,8 @@
 - :func:`ctp_grid`: the four correspondence types of CTP, Figure 4.
 
 Inputs: ``iframes`` ``T x H x W x 3`` uint8 (``CompressedClip.iframes``), PMSP labels as
-:func:`imrkit.pretext.labels.pmsp_labels` returns them, ``{(s, t): int array (t,)}``, and motion
+:func:`imrkit.transforms.pmsp_labels.pmsp_labels` returns them, ``{(s, t): int array (t,)}``,
+and motion
 in the reader layout ``5T x H x W x 2``.
 """
 
@@ -19,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import Rectangle
 
-from imrkit.pretext.labels import SPATIAL_SCALES, TEMPORAL_SCALES, cell_edges
+from imrkit.transforms.pmsp_labels import SPATIAL_SCALES, TEMPORAL_SCALES, cell_edges
 from imrkit.viz.base import (
     PMSP_SCALE_COLORS,
     PlotInputError,
@@ -39,7 +40,8 @@ _COLOR_NAMES = {2: "red", 3: "green", 4: "blue"}
 def cell_box(label: int, cells: int, height: int, width: int) -> tuple[float, float, float, float]:
     """``(x, y, width, height)`` in image coordinates of the row-major cell ``label``.
 
-    The cell is the one the labels sum over (:func:`imrkit.pretext.labels.cell_edges`: pixels
+    The cell is the one the labels sum over (:func:`imrkit.transforms.pmsp_labels.cell_edges`:
+    pixels
     ``[round(i size / s), round((i + 1) size / s))``). Pixel centres sit on integers, so a
     cell of pixels ``[a, b)`` spans ``a - 0.5 .. b - 0.5``.
     """
@@ -132,7 +134,7 @@ def pyramid_boxes(
 
     Args:
         iframes: ``T x H x W x 3`` uint8, the clip's I-frames.
-        labels: ``{(s, t): (t,) ints}`` from :func:`imrkit.pretext.labels.pmsp_labels`.
+        labels: ``{(s, t): (t,) ints}`` from :func:`imrkit.transforms.pmsp_labels.pmsp_labels`.
         scales: spatial scales to draw (red 2x2, green 3x3, blue 4x4).
         temporal_scales: rows (t = 1, 3, 5).
         title: figure title.

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from imrkit.data.dataset import DatasetConfig, build_dataset, collate_clips, make_loader
-from imrkit.pretext.labels import level_slices, pmsp_magnitudes
 from imrkit.transforms import TransformConfig
 from imrkit.transforms.compact import (
     MOTION_STEP,
@@ -18,6 +17,7 @@ from imrkit.transforms.compact import (
     compact_streams,
     model_inputs,
 )
+from imrkit.transforms.pmsp_labels import level_slices, pmsp_magnitudes
 
 STREAMS = ("iframes", "motion", "residual")
 
@@ -169,3 +169,15 @@ def test_two_workers_yield_the_batches_of_zero_workers(sample_dataset):
 def test_pipelines_are_named_in_the_config():
     assert DatasetConfig().pipeline == "compact"
     assert dataclasses.replace(DatasetConfig(), pipeline="reference").pipeline == "reference"
+
+
+def test_channels_last_inputs_hold_the_same_values(sample_dataset):
+    """The training engine's channels_last_3d batches: the same numbers, another layout."""
+    dataset = build_dataset(config(sample_dataset, "compact"), "train", mode="train", pmsp=True)
+    batch = collate_clips([dataset[(index, index)] for index in range(4)])
+    plain, fast = model_inputs(batch), model_inputs(batch, channels_last=True)
+    for name in ("iframes", "motion", "residual"):
+        assert torch.equal(plain[name], fast[name])
+        assert fast[name].is_contiguous(memory_format=torch.channels_last_3d)
+        assert plain[name].is_contiguous()
+    assert torch.equal(plain["pmsp"], fast["pmsp"])

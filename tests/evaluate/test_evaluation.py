@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from imrkit.errors import ConfigError
+from imrkit.evaluate.evaluation import evaluate, predict, summarize
 from imrkit.models import build_model
-from imrkit.train.evaluation import evaluate, predict, summarize
 
 from .conftest import tiny_data
 

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from imrkit.errors import ShapeError
-from imrkit.train.probe import (
+from imrkit.evaluate.probe import (
     evaluate_embeddings,
     frozen_evaluation,
     knn_classify,
     linear_probe,
 )
-from imrkit.train.retrieval import Embeddings
+from imrkit.evaluate.retrieval import Embeddings
 
 
 def blobs(num_train: int, num_test: int, *, spread: float, dim: int = 16, seed: int = 0):

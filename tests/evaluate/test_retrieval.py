@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from imrkit.errors import ConfigError
-from imrkit.train.retrieval import (
+from imrkit.evaluate.retrieval import (
     Embeddings,
     nearest_neighbours,
     retrieval_recall,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from imrkit.data.splits import clip_groups
 from imrkit.errors import ConfigError, ShapeError
-from imrkit.train.stats import (
+from imrkit.experiment.bootstrap import (
     bootstrap_ci,
-    clip_groups,
     effective_sample_size,
     format_ci,
     grouped_accuracy_ci,

@@ -9,7 +9,7 @@ import torch
 
 from imrkit.cli import main
 from imrkit.models import build_model, model_stats
-from imrkit.models.stats import count_macs
+from imrkit.models.cost import count_macs
 
 
 def test_macs_are_half_the_counted_flops_of_a_known_conv():

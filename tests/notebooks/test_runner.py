@@ -164,7 +164,7 @@ def test_notebook_context_records_numbers_and_uses_the_given_data(tmp_path, samp
 
 
 def test_smoke_context_builds_a_tiny_sample_when_the_default_is_missing(tmp_path, monkeypatch):
-    monkeypatch.setattr(notebook_runner, "project_root", lambda: tmp_path / "checkout")
+    monkeypatch.setattr(notebook_runner.context, "project_root", lambda: tmp_path / "checkout")
     built = []
 
     def fake_ensure(root, config):
@@ -173,7 +173,7 @@ def test_smoke_context_builds_a_tiny_sample_when_the_default_is_missing(tmp_path
         (root / "classInd.txt").write_text("1 A\n")
         return root
 
-    monkeypatch.setattr(notebook_runner, "_ensure_sample", fake_ensure)
+    monkeypatch.setattr(notebook_runner.context, "_ensure_sample", fake_ensure)
     context = notebook_context("00_x", tmp_path / "out", "", smoke=True)
     assert built == [(tmp_path / "out" / "sample", 2)]
     assert context.data_dir == tmp_path / "out" / "sample"
@@ -184,7 +184,7 @@ def test_cli_parses_only_out_and_parameters(tmp_path, monkeypatch):
     notebook_runner.register(parser.add_subparsers(dest="command"))
     calls = []
     monkeypatch.setattr(
-        notebook_runner, "run_notebooks", lambda out, **kw: calls.append((out, kw)) or []
+        notebook_runner.commands, "run_notebooks", lambda out, **kw: calls.append((out, kw)) or []
     )
     args = parser.parse_args(
         [

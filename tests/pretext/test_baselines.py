@@ -119,7 +119,7 @@ def test_build_pretext_rejects_unknown_names_and_options(fake_backbone):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_pretexts_and_labels_stay_on_the_batch_device(fake_backbone, make_batch):
-    from imrkit.pretext.labels import pmsp_labels
+    from imrkit.transforms.pmsp_labels import pmsp_labels
 
     device = torch.device("cuda")
     batch = {k: v.to(device) for k, v in make_batch(batch_size=4, size=64).items()}

@@ -8,13 +8,13 @@ import torch.nn.functional as F
 
 from imrkit.errors import ShapeError
 from imrkit.pretext import build_pretext
-from imrkit.pretext.labels import (
+from imrkit.pretext.pmsp import PMSPHeads, pool_window_features
+from imrkit.transforms.pmsp_labels import (
     NUM_PMSP_LABELS,
     PMSP_LEVELS,
     pmsp_label_tensor,
     split_label_tensor,
 )
-from imrkit.pretext.pmsp import PMSPHeads, pool_window_features
 
 
 def random_features(batch=2, num_gops=5, size=4, seed=0):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from imrkit.errors import ConfigError, ShapeError
-from imrkit.pretext.labels import (
+from imrkit.transforms.pmsp_labels import (
     NUM_PMSP_LABELS,
     PMSP_LEVELS,
     level_slices,

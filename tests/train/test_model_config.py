@@ -13,7 +13,7 @@ from imrkit.train.config import FinetuneConfig, ModelConfig, PretrainConfig
 
 def test_defaults_build_the_preset_as_before():
     config = ModelConfig(name="imrnet_tiny")
-    assert config.build_kwargs() == {"connections": "full", "dropout": 0.5}
+    assert config.build_kwargs() == {}  # unset fields keep the preset's values
     assert config.imrnet_config() == model_config("imrnet_tiny")
 
 
@@ -71,3 +71,16 @@ def test_bad_model_changes_fail_when_the_config_is_read():
         load_config(PretrainConfig, None, ["model.pframes.stage_dims=[8, 16, 32]"])
     with pytest.raises(ConfigError, match="unknown model"):
         load_config(PretrainConfig, None, ["model.name=imrnet_r34"])
+
+
+def test_every_model_field_but_num_classes_is_configurable():
+    """ModelConfig is generated from IMRNetConfig: a field added there appears here."""
+    import dataclasses
+
+    from imrkit.models import IMRNetConfig
+
+    model_fields = {f.name for f in dataclasses.fields(IMRNetConfig)} - {"num_classes"}
+    assert model_fields <= {f.name for f in dataclasses.fields(ModelConfig)}
+    config = ModelConfig(name="imrnet_tiny", iframe_channels=4, dropout=0.2)
+    assert config.imrnet_config().iframe_channels == 4
+    assert config.imrnet_config().dropout == 0.2

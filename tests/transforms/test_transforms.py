@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from imrkit.errors import ConfigError, ShapeError
-from imrkit.pretext.labels import PMSP_LEVELS, pmsp_label_tensor, pmsp_labels
 from imrkit.transforms import (
     TransformConfig,
     eval_transform,
@@ -19,6 +18,7 @@ from imrkit.transforms import (
     with_pmsp_labels,
 )
 from imrkit.transforms import functional as F
+from imrkit.transforms.pmsp_labels import PMSP_LEVELS, pmsp_label_tensor, pmsp_labels
 
 
 @dataclass

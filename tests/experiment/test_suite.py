@@ -1,0 +1,138 @@
+"""The experiment suites: the paper's tables, the fair protocol, results read back."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from imrkit.config import load_config
+from imrkit.errors import ConfigError
+from imrkit.experiment.suite import ExperimentConfig, ExperimentResults, run_experiment
+
+
+def test_suites_are_the_papers_tables():
+    from imrkit.experiment.suite import SUITES
+    from imrkit.pretext import PRETEXTS
+
+    paper = {arm.name: arm for arm in SUITES["paper"]}
+    table3 = [a.pretext or a.handcrafted or "scratch" for a in paper.values() if a.table == "3"]
+    assert table3 == [
+        "scratch",
+        "pmsp",
+        "ctp",
+        "pmsp+ctp",
+        "rotation",
+        "aot",
+        "infonce",
+        "pmsp_pyramid",
+        "motion_grid",
+    ]
+    assert all(a.connections == "full" for a in paper.values() if a.table == "3")
+    table1 = {a.connections for a in paper.values() if a.table == "1"} | {"full"}
+    assert table1 == {"full", "none", "unidirectional", "no_conv", "no_attention"}
+    assert all(not a.pretext for a in paper.values() if a.table == "1")  # scratch, as Table 1
+    for suite in SUITES.values():
+        assert all(arm.pretext in PRETEXTS for arm in suite if arm.pretext)
+        assert suite[0].name == "scratch"  # every comparison has its baseline
+        assert all(not a.finetunes for a in suite if a.handcrafted)
+    with pytest.raises(ConfigError, match="suite 'tables'"):
+        ExperimentConfig(suite="tables")
+    with pytest.raises(ConfigError, match="at least 2 seeds"):
+        ExperimentConfig(seeds=(0,))
+
+
+def test_convergence_criterion():
+    from imrkit.experiment.report import converged
+
+    assert converged([2.0, 1.5, 1.2, 1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]) is True
+    assert converged([2.3, 2.2, 2.1, 2.0, 1.9, 1.8, 1.7, 1.6, 1.5, 1.4, 1.3, 1.2]) is False
+    assert converged([2.3, 2.0]) is None  # too short to tell
+
+
+def test_ctp_at_chance_verdict():
+    from imrkit.experiment.report import ctp_at_chance, learned_note
+
+    types = {"aligned": 0.0, "random": 0.0, "shuffle": 0.0, "shift": 0.0}
+    near = [{"accuracy": 25.5, "per_type": types, "clips": 800}] * 3
+    far = [{"accuracy": 40.0, "per_type": types, "clips": 800}] * 3
+    assert ctp_at_chance(near)["at_chance"] and not ctp_at_chance(far)["at_chance"]
+    verdict = ctp_at_chance(near)
+    assert verdict["low"] < 25.5 < verdict["high"] and verdict["chance"] == 25
+    entry = {"pretext": "pmsp+ctp", "ctp_at_chance": verdict}
+    assert learned_note("pmsp+ctp", entry) == "CTP at chance: PMSP alone in effect"
+    assert learned_note("ctp", {**entry, "pretext": "ctp"}) == "CTP at chance: learned no CTP"
+    assert learned_note("pmsp+ctp", {**entry, "ctp_at_chance": ctp_at_chance(far)}) == ""
+
+
+@pytest.mark.slow
+def test_experiment_suite_in_smoke_mode(sample_dataset, tmp_path):
+    config = load_config(
+        ExperimentConfig,
+        "experiment_smoke",
+        {
+            "data_root": str(sample_dataset),
+            "unlabeled_root": "",  # the fixture has no pool: pretrain on the training list
+            "out_dir": str(tmp_path),
+            "pretrain.run.threads": 1,
+            "finetune.run.threads": 1,
+        },
+    )
+    results = run_experiment(config)
+    assert list(results.arms) == [
+        "scratch",
+        "pmsp+ctp",
+        "handcrafted_pmsp_pyramid",
+        "handcrafted_motion_grid",
+        "scratch/none",
+    ]
+    saved = json.loads((tmp_path / "results.json").read_text())
+    for name, arm in saved["arms"].items():
+        metrics = ("linear_top1", "knn_top1", "R@1")
+        if not arm["handcrafted"]:
+            metrics += ("finetune_top1",)
+            assert len(arm["finetune_loss_curve"]) == config.finetune.optim.epochs
+        else:
+            assert "finetune_top1" not in arm  # nothing to finetune
+        for metric in metrics:
+            assert len(arm[metric]) == 2, (name, metric)  # one figure per seed, in %
+            assert all(0.0 <= value <= 100.0 for value in arm[metric])
+        for metric in set(metrics) - {"R@1"}:
+            summary = arm["summary"][metric]
+            assert summary["low"] <= summary["mean"] <= summary["high"]
+    # The random network: measured once as initialised, then with recalibrated statistics.
+    scratch = saved["arms"]["scratch"]
+    assert len(scratch["raw"]["linear_top1"]) == 2 and "raw" not in saved["arms"]["pmsp+ctp"]
+    frozen = json.loads((tmp_path / "runs" / "frozen_scratch_seed0" / "summary.json").read_text())
+    assert frozen["metrics"]["recalibrated_on"] > 0
+    assert saved["chance"] == pytest.approx(100 / saved["num_classes"])
+    assert saved["arms"]["pmsp+ctp"]["ctp_heldout"][0]["clips"] > 0
+    assert "at_chance" in saved["arms"]["pmsp+ctp"]["ctp_at_chance"]
+    best = {c["b"] for c in saved["comparisons"]} - {"scratch", "scratch/none"}
+    assert len(best) == 1 and best.pop().startswith("handcrafted_")
+    assert saved["job_seconds"] > 0
+    markdown = (tmp_path / "results.md").read_text()
+    assert "Chance:" in markdown and "| scratch/none |" in markdown
+    assert "handcrafted_motion_grid" in markdown and "recalibrated" in markdown
+    assert (tmp_path / "results.png").stat().st_size > 0
+    # Read back from the folder, as notebooks do.
+    loaded = ExperimentResults.load(tmp_path)
+    assert loaded.means("linear_top1") == pytest.approx(
+        {n: np.mean(a["linear_top1"]) for n, a in saved["arms"].items()}
+    )
+    assert loaded.run_dir("finetune", "pmsp+ctp").name == "finetune_pmsp_ctp_seed0"
+    with pytest.raises(ConfigError, match="no such run"):
+        loaded.run_dir("finetune", "handcrafted_motion_grid")
+    # Run again: finished runs with the same configuration are reused, not retrained.
+    stamp = (tmp_path / "runs" / "pretrain_pmsp_ctp_seed0" / "summary.json").stat().st_mtime_ns
+    again = run_experiment(config)
+    assert again.arms["scratch"]["finetune_top1"] == results.arms["scratch"]["finetune_top1"]
+    assert (
+        tmp_path / "runs" / "pretrain_pmsp_ctp_seed0" / "summary.json"
+    ).stat().st_mtime_ns == stamp
+
+
+def test_results_load_names_a_missing_folder(tmp_path):
+    with pytest.raises(ConfigError, match="no results.json"):
+        ExperimentResults.load(tmp_path)
