@@ -102,7 +102,7 @@ def _make_sample(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from imrkit.data.prepare import prepare_dataset
+    from imrkit.data.prepare import Shard, prepare_dataset
 
     report = prepare_dataset(
         args.src,
@@ -113,6 +113,7 @@ def _prepare(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
         only_needed=args.only_needed,
+        shard=Shard.parse(args.shard) if args.shard else None,
     )
     print(report.summary())
     return 0 if report.ok else 1
@@ -189,6 +190,13 @@ def register(subparsers) -> None:
         action="store_true",
         help="transcode only videos read_clip cannot read directly (HEVC, VP9, AV1, ...); "
         "hard-link the others",
+    )
+    prepare.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="prepare only shard I of N (0-based; e.g. --shard $SLURM_ARRAY_TASK_ID/8 in a "
+        "SLURM array of 8): disjoint parts whose union is the whole dataset, each resumable, "
+        "failures in DST_DIR/prepare_failures.shardIofN.txt",
     )
     _add_transcode_options(prepare)
     prepare.set_defaults(func=_prepare)
