@@ -605,10 +605,28 @@ class JobsFailed(ImrkitError):
     """Runs of a suite failed (the others finished and are kept)."""
 
 
-def _check_failures(measured: dict) -> None:
-    """Raise :class:`JobsFailed` naming every failed run, its error and its log."""
+def _check_failures(measured: dict, out: Path) -> None:
+    """Raise :class:`JobsFailed` naming every failed run, its error and its log, after
+    writing the same list as the suite's report (``results.md``), beside how many runs
+    finished; the tables follow once a rerun has completed every run."""
     failed = [(key, m) for key, m in measured.items() if is_failure(m)]
     if failed:
+        report = [
+            "# imrkit experiment: failed runs",
+            "",
+            f"{len(failed)} of {len(measured)} runs failed; the other "
+            f"{len(measured) - len(failed)} are complete and kept. Run the same command "
+            "again to resubmit only the failed and missing runs; the tables follow then.",
+            "",
+            "| run | arm | seed | error | log |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {kind} | {arm} | {seed} | {m['error']} | `{m['log']}` |"
+                for (arm, seed, kind), m in failed
+            ),
+        ]
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.md").write_text("\n".join(report) + "\n")
         lines = [
             f"  {kind} {arm} seed {seed}: {m['error']} (log: {m['log']})"
             for (arm, seed, kind), m in failed
@@ -675,7 +693,7 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResults:
     measured = dict(zip(keys, run_jobs(jobs, config.runs_at_once, config.launcher), strict=True))
     for (arm, seed), metrics in zip(pretrain_keys, pretraining, strict=True):
         measured[arm.name, seed, "pretrain"] = metrics
-    _check_failures(measured)
+    _check_failures(measured, out)
     record = build_record(config, measured, time.perf_counter() - started)
     markdown = format_markdown(record)
     out.mkdir(parents=True, exist_ok=True)

@@ -96,7 +96,10 @@ def test_a_failed_job_is_reported_with_its_log_and_rerun_resubmits_only_it(
     log = bad["log"]
     assert os.path.isfile(log) and "Traceback" in open(log).read()
     with pytest.raises(JobsFailed, match="frozen arm seed 0: .*missing.* \\(log: .*\\)"):
-        _check_failures({("arm", 0, "frozen"): bad, ("arm", 0, "finetune"): good})
+        _check_failures({("arm", 0, "frozen"): bad, ("arm", 0, "finetune"): good}, tmp_path)
+    report = (tmp_path / "results.md").read_text()  # the suite's report lists it as failed
+    assert "1 of 2 runs failed" in report and f"`{log}`" in report
+    assert "| frozen | arm | 0 |" in report
 
     # Again: the complete run is reused, only the failed one is submitted.
     submitted = set((tmp_path / "submitit").iterdir())
