@@ -184,6 +184,11 @@ def reference_decode(path: Path, first: int) -> int:
 
 
 def run(args: argparse.Namespace) -> dict:
+    """Every codec's row, the prepare-vs-direct figures and the random-access sweep.
+
+    One function on purpose (97 lines): the three measurements interleave on the same
+    encoded files in one run, so their ratios share the machine's state.
+    """
     import cv2
 
     from imrkit.bench.loader import synthetic_frames

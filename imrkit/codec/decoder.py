@@ -519,6 +519,12 @@ class SegmentDecoder:
     def _frames_after_seek(
         self, target: int, first: int, last: int
     ) -> Iterator[tuple[int, av.VideoFrame]]:
+        """Decoded frames ``first..last`` in display order, after seeking to ``target``.
+
+        One loop over packets on purpose (84 lines): the seek, the lying-keyframe check,
+        the end-of-stream flush and the frame counting share its local state, and split
+        into helpers they would pass six variables back and forth on the hot path.
+        """
         container, stream, timing = self.container, self.stream, self.timing
         context = stream.codec_context
         gop_size, last_position = self.gop_size, self.last_position

