@@ -132,22 +132,18 @@ def _phase(real: float, bare: float, gflops: float) -> dict:
 
 
 def _finetune_phases(config, results: dict) -> None:
-    import torch
-
-    from imrkit.data.dataset import build_dataset
+    from imrkit.data.dataset import build_dataset, make_loader
     from imrkit.evaluate.evaluation import evaluate_loader
     from imrkit.evaluate.retrieval import compute_embeddings
-    from imrkit.models import build_model, load_model
-    from imrkit.train.finetuning import classification_loss, finetune
+    from imrkit.models import load_model
+    from imrkit.train.finetuning import finetune
 
     finetune(config)
     seconds, steps = _real_epoch(config.run.out_dir)
     clips = steps * config.optim.batch_size
     train = build_dataset(config.data, config.data.train_subset, mode="train")
     batches = _collect(train, config.optim.batch_size, config.run.channels_last, shuffle=True)
-    torch.manual_seed(0)
-    model = build_model(config.model.name, len(train.class_names), **config.model.build_kwargs())
-    bare = _bare_train(model, lambda m, b: classification_loss(m, b)[0], batches, config)
+    bare = _bare_finetune_step(config, train, batches)
     size = config.data.transform.crop_size
     forward = _gflops_per_clip(config, size)
     results["finetune step"] = _phase(clips / seconds, bare, 3 * forward)
@@ -155,8 +151,6 @@ def _finetune_phases(config, results: dict) -> None:
     trained = load_model(Path(config.run.out_dir) / "model").eval()
     views = dataclasses.replace(config.data.transform, num_test_crops=config.eval.views)
     test = build_dataset(dataclasses.replace(config.data, transform=views), "test", mode="test")
-    from imrkit.data.dataset import make_loader
-
     loader = make_loader(test, batch_size=config.eval.batch_size, shuffle=False, num_workers=0)
     evaluate_loader(trained, loader, test.class_names, views=config.eval.views)  # warm cache
     started = time.perf_counter()
@@ -190,27 +184,32 @@ def memory_format_lever(config, rounds: int = 2) -> dict:
     """The bare finetuning step with contiguous against ``channels_last_3d`` memory, the
     two interleaved ``rounds`` times on the same batches and initial weights (best of the
     rounds): the lever behind ``RunConfig.channels_last``."""
+    from imrkit.data.dataset import build_dataset
+
+    train = build_dataset(config.data, config.data.train_subset, mode="train")
+    variants = {}
+    for name, channels_last in (("contiguous", False), ("channels_last_3d", True)):
+        run = dataclasses.replace(config.run, channels_last=channels_last)
+        # collected once per format: every round times the same batches
+        batches = _collect(train, config.optim.batch_size, channels_last)
+        variants[name] = (dataclasses.replace(config, run=run), batches)
+    best = dict.fromkeys(variants, 0.0)
+    for _ in range(rounds):
+        for name, (variant, batches) in variants.items():
+            best[name] = max(best[name], _bare_finetune_step(variant, train, batches))
+    return {**best, "speed-up": best["channels_last_3d"] / best["contiguous"]}
+
+
+def _bare_finetune_step(config, train, batches) -> float:
+    """Clips/s of the classifier's bare training step, from the same initial weights."""
     import torch
 
-    from imrkit.data.dataset import build_dataset
     from imrkit.models import build_model
     from imrkit.train.finetuning import classification_loss
 
-    train = build_dataset(config.data, config.data.train_subset, mode="train")
-    best = {"contiguous": 0.0, "channels_last_3d": 0.0}
-    for _ in range(rounds):
-        for name, channels_last in (("contiguous", False), ("channels_last_3d", True)):
-            variant = dataclasses.replace(
-                config, run=dataclasses.replace(config.run, channels_last=channels_last)
-            )
-            batches = _collect(train, config.optim.batch_size, channels_last)
-            torch.manual_seed(0)
-            model = build_model(
-                config.model.name, len(train.class_names), **config.model.build_kwargs()
-            )
-            rate = _bare_train(model, lambda m, b: classification_loss(m, b)[0], batches, variant)
-            best[name] = max(best[name], rate)
-    return {**best, "speed-up": best["channels_last_3d"] / best["contiguous"]}
+    torch.manual_seed(0)
+    model = build_model(config.model.name, len(train.class_names), **config.model.build_kwargs())
+    return _bare_train(model, lambda m, b: classification_loss(m, b)[0], batches, config)
 
 
 def _pretrain_phase(config, results: dict) -> None:
