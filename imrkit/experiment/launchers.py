@@ -7,7 +7,7 @@
   with the resources of :class:`LauncherConfig`. The command waits on the array (as
   submitit's ``job.result()`` does), so the suite's order holds: pretraining runs first,
   the finetuning and frozen runs that read their models after. Logs go to
-  ``out_dir/submitit/JOBID_*``.
+  ``out_dir/submitit/JOBID/JOBID_*`` (``out_dir/submitit/JOBID_*`` locally).
 - ``submitit-local``: the same submitit path through submitit's local executor (jobs as
   local processes, at most ``max_running`` or ``parallel_runs`` at once), so the whole path
   runs and is tested without a cluster.
@@ -130,7 +130,13 @@ def _executor(launcher: LauncherConfig, folder: Path, jobs: int, parallel: int):
     import submitit
 
     cluster = "local" if launcher.name == "submitit-local" else "slurm"
-    executor = submitit.AutoExecutor(folder=folder / "%j", cluster=cluster)
+    # One folder per job (``%j``) on SLURM. Not locally: submitit's local executor starts
+    # the job before it creates the job's folder, and a job that wins that race dies
+    # opening its log there (seen under load in the test suite); one shared folder exists
+    # from the start, and every file in it is still named by its job id.
+    executor = submitit.AutoExecutor(
+        folder=folder / "%j" if cluster == "slurm" else folder, cluster=cluster
+    )
     parameters: dict[str, Any] = {
         "name": "imrkit",
         "timeout_min": launcher.timeout_min,

@@ -62,8 +62,40 @@ def test_smoke_suite_through_submitit_matches_the_local_pool(sample_dataset, tmp
     assert _without_timings(arms["submitit-local"]) == _without_timings(arms["local"])
     # Every run was its own submitit job, with its own log: 2 pretraining runs, then the 4
     # finetuning and 4 frozen runs.
-    logs = list((tmp_path / "submitit-local" / "submitit").glob("*/*_log.out"))
+    logs = list((tmp_path / "submitit-local" / "submitit").glob("*_log.out"))
     assert len(logs) == len(list((tmp_path / "submitit-local" / "runs").iterdir())) == 10
+
+
+def _add(a, b):
+    return a + b
+
+
+def test_a_job_started_before_its_submission_is_filed_still_runs(monkeypatch, tmp_path):
+    """submitit's local executor starts a job, then files its pickle: on a loaded machine
+    the job gets there first. With a folder per job (``%j``) it died opening its log in a
+    folder not yet made (no log, no result); the suite's folder exists from the start."""
+    import sys
+
+    import cloudpickle
+    from submitit.core.utils import JobPaths
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    move = JobPaths.move_temporary_file
+
+    def slow_move(self, *args, **kwargs):
+        time.sleep(3.0)  # the parent descheduled between starting the job and filing it
+        return move(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobPaths, "move_temporary_file", slow_move)
+    jobs = [("a", 1, tmp_path / "one"), ("b", 2, tmp_path / "two")]
+    results = submit_jobs(
+        lambda kind, config, out_dir, resume: {"sum": _add(config, 1)},
+        jobs,
+        SUBMITIT_LOCAL,
+        tmp_path / "submitit",
+        parallel=2,
+    )
+    assert results == [{"sum": 2}, {"sum": 3}]
 
 
 def _frozen(sample_dataset, root: str = "") -> FrozenJob:
@@ -102,10 +134,10 @@ def test_a_failed_job_is_reported_with_its_log_and_rerun_resubmits_only_it(
     assert "| frozen | arm | 0 |" in report
 
     # Again: the complete run is reused, only the failed one is submitted.
-    submitted = set((tmp_path / "submitit").iterdir())
+    submitted = set((tmp_path / "submitit").glob("*_log.out"))
     again = run_jobs(jobs, parallel=2, launcher=SUBMITIT_LOCAL)
     assert again[1] == good and is_failure(again[0])
-    assert len(set((tmp_path / "submitit").iterdir()) - submitted) == 1
+    assert len(set((tmp_path / "submitit").glob("*_log.out")) - submitted) == 1
 
 
 def _preempted_run(kind, config, out_dir, resume=False):
@@ -126,7 +158,8 @@ def test_a_preempted_job_is_checkpointed_and_requeued_by_submitit(tmp_path):
     import submitit
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # importable here only
-    executor = submitit.AutoExecutor(folder=tmp_path / "%j", cluster="local")
+    # No "%j" folder: the local executor starts the job before it creates that folder.
+    executor = submitit.AutoExecutor(folder=tmp_path, cluster="local")
     executor.update_parameters(timeout_min=5)
     job = executor.submit(SuiteJob(), _preempted_run, "pretrain", None, tmp_path / "run")
     deadline = time.monotonic() + 120
