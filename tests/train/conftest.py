@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,28 @@ def tiny_finetune(
     config.eval.every_epochs = 0
     config.eval.batch_size = 10
     return config
+
+
+def tiny_toml(root: Path, **sections: dict) -> str:
+    """The tiny data and model (as :func:`tiny_data`) as a TOML file for the command line,
+    plus ``sections`` (``optim={"epochs": 1}``, ``run={...}``): what the tests that launch
+    ``imrkit`` in subprocesses (accelerate, signals, two machines) write as their config."""
+    tables = {
+        "model": {"name": "imrnet_tiny"},
+        "data": {"root": str(root), "format": "ucf101", "num_workers": 0, "cache": True},
+        "data.transform": {"crop_size": 32, "short_side": 32},
+    }
+    for name, values in sections.items():
+        tables[name] = {**tables.get(name, {}), **values}
+    # json writes strings, numbers and booleans as TOML spells them
+    return "".join(
+        f"[{name}]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+        for name, values in tables.items()
+    )
+
+
+#: the run table of a command-line run: no progress bar or tracker, a row per step
+QUIET_RUN = {"progress": False, "log_every": 1, "trackers": "none", "threads": 1}
 
 
 @pytest.fixture(autouse=True)

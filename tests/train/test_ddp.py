@@ -7,12 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from imrkit.train import list_checkpoints, read_history
+
+from .conftest import tiny_toml
 
 
 def free_port() -> int:
@@ -50,34 +51,14 @@ def test_two_process_cpu_ddp_pretrain_then_finetune(sample_dataset, tmp_path):
     accelerate_config.write_text(
         text.replace("main_process_port: 29500", f"main_process_port: {free_port()}")
     )
-    common = textwrap.dedent(f"""\
-        [model]
-        name = "imrnet_tiny"
-        [data]
-        root = "{sample_dataset}"
-        format = "ucf101"
-        num_workers = 0
-        cache = true
-        [data.transform]
-        crop_size = 32
-        short_side = 32
-        """)
+    quiet = {"progress": False, "log_every": 1, "trackers": "none"}  # threads: accelerate's
     (tmp_path / "pretrain.toml").write_text(
-        common
-        + textwrap.dedent("""\
-        [pretext]
-        hidden_dim = 16
-        [optim]
-        epochs = 1
-        batch_size = 2
-        lr = 0.01
-        [run]
-        out_dir = "pretrain"
-        checkpoint_every = 1
-        progress = false
-        log_every = 1
-        trackers = "none"
-        """)
+        tiny_toml(
+            sample_dataset,
+            pretext={"hidden_dim": 16},
+            optim={"epochs": 1, "batch_size": 2, "lr": 0.01},
+            run={**quiet, "out_dir": "pretrain", "checkpoint_every": 1},
+        )
     )
     result = launch(accelerate_config, "pretrain", "--config", "pretrain.toml", cwd=tmp_path)
     assert "on 2 process(es)" in result.stdout
@@ -99,19 +80,12 @@ def test_two_process_cpu_ddp_pretrain_then_finetune(sample_dataset, tmp_path):
 
     finetune_args = ["finetune", "--config", "finetune.toml", f"pretrained={run_dir}"]
     (tmp_path / "finetune.toml").write_text(
-        common
-        + textwrap.dedent("""\
-        [optim]
-        epochs = 1
-        batch_size = 2
-        [eval]
-        views = 3
-        batch_size = 3
-        [run]
-        out_dir = "finetune"
-        progress = false
-        trackers = "none"
-        """)
+        tiny_toml(
+            sample_dataset,
+            optim={"epochs": 1, "batch_size": 2},
+            eval={"views": 3, "batch_size": 3},
+            run={"out_dir": "finetune", "progress": False, "trackers": "none"},
+        )
     )
     launch(accelerate_config, *finetune_args, cwd=tmp_path)
     report = json.loads((tmp_path / "finetune" / "eval" / "results.json").read_text())

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from imrkit.train import read_history
 
+from .conftest import QUIET_RUN, tiny_toml
 from .test_ddp import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "accelerate"
@@ -19,29 +19,12 @@ REPEATS = 3  # the exit-barrier race showed in about one run of five
 
 
 def _pretrain_toml(root) -> str:
-    return textwrap.dedent(f"""\
-        [model]
-        name = "imrnet_tiny"
-        [pretext]
-        hidden_dim = 16
-        [data]
-        root = "{root}"
-        format = "ucf101"
-        num_workers = 0
-        cache = true
-        [data.transform]
-        crop_size = 32
-        short_side = 32
-        [optim]
-        epochs = 1
-        batch_size = 2
-        lr = 0.01
-        [run]
-        progress = false
-        log_every = 1
-        trackers = "none"
-        threads = 1
-        """)
+    return tiny_toml(
+        root,
+        pretext={"hidden_dim": 16},
+        optim={"epochs": 1, "batch_size": 2, "lr": 0.01},
+        run=QUIET_RUN,
+    )
 
 
 def _two_machines_config(path: Path) -> Path:

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
@@ -15,7 +14,7 @@ from imrkit.train import list_checkpoints, pretrain, read_history
 from imrkit.train.checkpoints import read_trainer_state
 from imrkit.train.preemption import Preempted, PreemptionWatcher
 
-from .conftest import tiny_pretrain
+from .conftest import QUIET_RUN, tiny_pretrain, tiny_toml
 
 # 10 training videos in batches of 3: 3 updates per epoch, 9 in all.
 OPTIM = {"epochs": 3, "batch_size": 3, "warmup_epochs": 1.0, "lr": 0.02}
@@ -23,34 +22,12 @@ OPTIM = {"epochs": 3, "batch_size": 3, "warmup_epochs": 1.0, "lr": 0.02}
 
 def _pretrain_toml(root) -> str:
     """The config of :func:`tiny_pretrain` with ``OPTIM``, as the command line reads it."""
-    return textwrap.dedent(f"""\
-        [model]
-        name = "imrnet_tiny"
-        [pretext]
-        name = "pmsp+ctp"
-        hidden_dim = 16
-        [data]
-        root = "{root}"
-        format = "ucf101"
-        num_workers = 0
-        cache = true
-        [data.transform]
-        crop_size = 32
-        short_side = 32
-        [optim]
-        epochs = {OPTIM["epochs"]}
-        batch_size = {OPTIM["batch_size"]}
-        warmup_epochs = {OPTIM["warmup_epochs"]}
-        lr = {OPTIM["lr"]}
-        [run]
-        out_dir = "cut"
-        checkpoint_every = 0
-        log_every = 1
-        progress = false
-        trackers = "none"
-        seed = 0
-        threads = 1
-        """)
+    return tiny_toml(
+        root,
+        pretext={"name": "pmsp+ctp", "hidden_dim": 16},
+        optim=OPTIM,
+        run={**QUIET_RUN, "out_dir": "cut", "checkpoint_every": 0, "seed": 0},
+    )
 
 
 def _wait_for_first_row(process: subprocess.Popen, metrics, timeout: float = 120.0) -> None:
