@@ -112,6 +112,8 @@ def build_record(config, measured: Mapping, seconds: float) -> dict[str, Any]:
             if "ctp_heldout" in pretraining[0]:
                 entry["ctp_heldout"] = [p["ctp_heldout"] for p in pretraining]
                 entry["ctp_at_chance"] = ctp_at_chance(entry["ctp_heldout"])
+            if arm.pretext in CLASSIFICATION_PRETEXTS:
+                entry["pretext_at_chance"] = loss_at_chance(arm.pretext, entry["pretrain_loss"])
         arms[arm.name] = entry
     comparisons = _comparisons(config, correct, groups, bootstrap)
     pooled = np.concatenate(
@@ -189,9 +191,42 @@ def ctp_at_chance(heldout: list[Mapping], confidence: float = 0.95) -> dict[str,
     }
 
 
+#: pretexts that are one K-way classification of a transform drawn uniformly (K classes):
+#: guessing scores a cross-entropy of ln K whatever the input
+CLASSIFICATION_PRETEXTS = {"rotation": 4, "aot": 2}
+#: a final training loss within this fraction of ln K is a pretext learned at chance
+CHANCE_LOSS_MARGIN = 0.02
+
+
+def loss_at_chance(pretext: str, losses: list[float]) -> dict[str, Any]:
+    """Whether a classification pretext (:data:`CLASSIFICATION_PRETEXTS`) ended at chance:
+    every seed's last-epoch mean training loss within 2% of ln K, the loss of guessing.
+
+    A training loss, not a held-out accuracy: but a head that cannot beat guessing on its
+    own training clips has not learned the task on any others either.
+    """
+    classes = CLASSIFICATION_PRETEXTS[pretext]
+    chance_loss = float(np.log(classes))
+    return {
+        "classes": classes,
+        "chance_loss": chance_loss,
+        "losses": [float(loss) for loss in losses],
+        "at_chance": bool(all(loss >= (1 - CHANCE_LOSS_MARGIN) * chance_loss for loss in losses)),
+    }
+
+
 def learned_note(name: str, entry: Mapping) -> str:
     """What an arm learned, said next to its name: a CTP arm whose held-out CTP accuracy
-    is at chance did not learn CTP (PMSP+CTP is then PMSP alone in effect)."""
+    is at chance did not learn CTP (PMSP+CTP is then PMSP alone in effect); a rotation or
+    arrow-of-time arm whose training loss stayed at ln K (:func:`loss_at_chance`) learned
+    nothing of its task."""
+    guessing = entry.get("pretext_at_chance")
+    if guessing and guessing["at_chance"]:
+        loss = float(np.mean(guessing["losses"]))
+        return (
+            f"{entry['pretext']} at chance (loss {loss:.3f}, ln {guessing['classes']} = "
+            f"{guessing['chance_loss']:.3f}): learned no {entry['pretext']}"
+        )
     verdict = entry.get("ctp_at_chance")
     if not verdict or not verdict["at_chance"]:
         return ""

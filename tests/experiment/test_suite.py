@@ -51,6 +51,20 @@ def test_convergence_criterion():
     assert converged([2.3, 2.0]) is None  # too short to tell
 
 
+def test_a_classification_pretext_at_its_guessing_loss_learned_nothing():
+    from imrkit.experiment.report import learned_note, loss_at_chance
+
+    # ln 4 = 1.386: 1.373 and 1.380 are guessing; 1.2 is not (one seed off chance is enough)
+    guessing = loss_at_chance("rotation", [1.373, 1.380])
+    assert guessing["at_chance"] and guessing["chance_loss"] == pytest.approx(1.3863, abs=1e-4)
+    assert not loss_at_chance("rotation", [1.373, 1.2])["at_chance"]
+    assert not loss_at_chance("aot", [0.60, 0.61])["at_chance"]  # ln 2 = 0.693
+    note = learned_note("rotation", {"pretext": "rotation", "pretext_at_chance": guessing})
+    assert note == "rotation at chance (loss 1.377, ln 4 = 1.386): learned no rotation"
+    learning = loss_at_chance("aot", [0.60, 0.61])
+    assert learned_note("aot", {"pretext": "aot", "pretext_at_chance": learning}) == ""
+
+
 def test_ctp_at_chance_verdict():
     from imrkit.experiment.report import ctp_at_chance, learned_note
 
