@@ -1,0 +1,110 @@
+"""The input-scale study (issue 21, part 1): unit-std motion and residuals against today's.
+
+Motion is divided by ``transform.motion_scale`` (16 px) and residuals by ``residual_scale``
+(255), so on the sample they reach the network at 3-5% of the I-frames' scale
+(``imrkit bench inputs``: std 0.56 px and 12.5 levels). Pre-registered before the run: the
+demo suite's two finetuned network arms, ``scratch`` and ``pmsp+ctp``, at the demo's budget
+and seeds 0 and 1, with M and R divided by their measured std instead (``unit``), paired
+seed by seed and clip by clip against the same arms at today's scales (a finished suite
+holding them, e.g. ``runs/demo``: runs are deterministic per configuration and seed on one
+machine). The unit scale becomes the default only if it is better in finetuned top-1 in
+both arms with a paired 95% interval above 0; otherwise today's stays.
+
+    .venv/bin/python scripts/input_scale_study.py --baseline runs/demo --out runs/input_scale
+    .venv/bin/python scripts/input_scale_study.py --baseline runs/demo --table   # tabulate only
+
+The unit-scale suite's runs are kept in ``--out`` (an interrupted study resumes); the
+comparison is printed as a Markdown table and written to ``<out>/comparison.md``. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from imrkit.config import load_config
+from imrkit.data.splits import clip_groups
+from imrkit.experiment.bootstrap import format_ci, grouped_paired_difference
+from imrkit.experiment.suite import ExperimentConfig, ExperimentResults, run_experiment
+
+ARMS = ("scratch", "pmsp+ctp")
+#: what each metric's per-clip correctness is called in a run's summary.json
+PER_CLIP = {
+    "finetuned top-1": ("finetune", "test_correct"),
+    "linear top-1": ("frozen", "linear_correct"),
+    "kNN top-1": ("frozen", "knn_correct"),
+}
+
+
+def unit_scale_config(args: argparse.Namespace) -> ExperimentConfig:
+    scales = {"motion_scale": args.motion_std, "residual_scale": args.residual_std}
+    overrides = {
+        "data_root": args.data,
+        "out_dir": str(args.out),
+        "seeds": list(args.seeds),
+        "only": list(ARMS),
+        **{
+            f"{phase}.data.transform.{k}": v
+            for phase in ("pretrain", "finetune")
+            for k, v in scales.items()
+        },
+    }
+    return load_config(ExperimentConfig, "experiment_sample", overrides)
+
+
+def _per_clip(results: ExperimentResults, kind: str, key: str, arm: str, seeds) -> tuple:
+    """(seeds x clips) correctness of ``arm``, and the clips' paths (sorted)."""
+    rows, paths = [], None
+    for seed in seeds:
+        summary = json.loads((results.run_dir(kind, arm, seed) / "summary.json").read_text())
+        metrics = summary["metrics"]
+        where = dict(zip(metrics["test_paths"], metrics[key], strict=True))
+        paths = sorted(where) if paths is None else paths
+        rows.append([where[path] for path in paths])
+    return np.asarray(rows, dtype=np.float64), paths
+
+
+def compare(unit_dir: Path, baseline_dir: Path, seeds) -> str:
+    """Unit scale minus today's, per arm and metric, paired by seed and clip."""
+    unit, baseline = ExperimentResults.load(unit_dir), ExperimentResults.load(baseline_dir)
+    lines = [
+        "| arm | metric | today's scales | unit scale | unit minus today (paired) | per seed |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    for arm in ARMS:
+        for metric, (kind, key) in PER_CLIP.items():
+            ours, paths = _per_clip(unit, kind, key, arm, seeds)
+            theirs, their_paths = _per_clip(baseline, kind, key, arm, seeds)
+            if paths != their_paths:
+                raise ValueError(f"{arm}: the two suites tested different clips")
+            difference = grouped_paired_difference(ours, theirs, clip_groups(paths))
+            per_seed = ", ".join(f"{100 * d:+.1f}" for d in (ours - theirs).mean(axis=1))
+            lines.append(
+                f"| {arm} | {metric} | {100 * theirs.mean():.1f} | {100 * ours.mean():.1f} | "
+                f"{format_ci(difference.mean, difference.low, difference.high)} | {per_seed} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="data/sample")
+    parser.add_argument("--baseline", type=Path, required=True, help="a suite at today's scales")
+    parser.add_argument("--out", type=Path, default=Path("runs/input_scale"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--motion-std", type=float, default=0.56, help="px (bench inputs)")
+    parser.add_argument("--residual-std", type=float, default=12.5, help="levels (bench inputs)")
+    parser.add_argument("--table", action="store_true", help="only tabulate finished runs")
+    args = parser.parse_args()
+    if not args.table:
+        run_experiment(unit_scale_config(args))
+    table = compare(args.out, args.baseline, args.seeds)
+    (args.out / "comparison.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
