@@ -378,9 +378,17 @@ def _setup_lines(record: dict) -> list[str]:
         f"Test set: {test['clips']} clips in {test['groups']} groups; effective sample size "
         f"{test['effective_sample_size']:.0f} clips. **Chance: {record['chance']:.1f}%.** "
         f"Cells: mean over seeds [{level}% CI, bootstrap over seeds and clip groups]. "
-        f"Wall time {record['seconds'] / 60:.1f} min; the jobs' own times add up to "
-        f"{record.get('job_seconds', 0) / 60:.1f} min.",
+        f"Wall time {record['seconds'] / 60:.1f} min{_reused_note(record)}; the jobs' own "
+        f"times add up to {record.get('job_seconds', 0) / 60:.1f} min.",
     ]
+
+
+def _reused_note(record: Mapping) -> str:
+    """Why a wall time can be far below the jobs' times: runs finished by an earlier call."""
+    reused = record.get("reused_runs", 0)
+    if not reused:
+        return ""
+    return f" ({reused} of {record['runs']} runs reused from an earlier call)"
 
 
 def _converged_cell(arm: Mapping) -> str:

@@ -18,7 +18,8 @@ confidence intervals come from a bootstrap over seeds and test clips
 (:mod:`imrkit.experiment.report`). ``results.json``, ``results.md`` and
 ``results.png`` go into ``out_dir``; each run lives in its own folder under
 ``out_dir/runs`` and is reused when the experiment runs again with the same settings, so
-an interrupted suite resumes where it stopped.
+an interrupted suite resumes where it stopped; a finetuning or frozen run whose arm's
+pretraining had to run again is redone with it (it reads that model by path).
 
 Suites (:data:`SUITES`): ``paper`` (Table 3's pretexts and Table 1's connection modes),
 ``demo`` (scratch vs PMSP+CTP, full vs no connections: what ``make demo`` runs) and
@@ -655,18 +656,20 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResults:
         (arm.name, seed): runs / f"pretrain_{_slug(arm.name)}_seed{seed}"
         for arm, seed in pretrain_keys
     }
-    pretraining = run_jobs(
-        [
-            (
-                "pretrain",
-                PretrainJob(pretrain_config(config, arm, seed), labelled_data(config, seed)),
-                pretrain_dirs[arm.name, seed],
-            )
-            for arm, seed in pretrain_keys
-        ],
-        config.runs_at_once,
-        config.launcher,
-    )
+    pretrain_jobs = [
+        (
+            "pretrain",
+            PretrainJob(pretrain_config(config, arm, seed), labelled_data(config, seed)),
+            pretrain_dirs[arm.name, seed],
+        )
+        for arm, seed in pretrain_keys
+    ]
+    retrained = {
+        (arm.name, seed)
+        for (arm, seed), (_, job, out_dir) in zip(pretrain_keys, pretrain_jobs, strict=True)
+        if _reuse(out_dir, job) is None
+    }
+    pretraining = run_jobs(pretrain_jobs, config.runs_at_once, config.launcher)
     jobs, keys = [], []
     pool = pretrain_config(config, SCRATCH, config.seeds[0]).data
     for arm in config.arms:
@@ -690,11 +693,20 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResults:
                 keys.append((arm.name, seed, "finetune"))
             jobs.append(("frozen", frozen, runs / f"frozen_{stem}"))
             keys.append((arm.name, seed, "frozen"))
+    # A finetuning or frozen run reads its arm's pretrained model by path: where that
+    # pretraining ran again in this call, its earlier result is stale, whatever its own
+    # configuration says.
+    for (arm_name, seed, _), (_, _, out_dir) in zip(keys, jobs, strict=True):
+        if (arm_name, seed) in retrained:
+            (out_dir / SUMMARY_FILE).unlink(missing_ok=True)
+    reused = len(pretrain_jobs) - len(retrained)
+    reused += sum(_reuse(out_dir, job) is not None for _, job, out_dir in jobs)
     measured = dict(zip(keys, run_jobs(jobs, config.runs_at_once, config.launcher), strict=True))
     for (arm, seed), metrics in zip(pretrain_keys, pretraining, strict=True):
         measured[arm.name, seed, "pretrain"] = metrics
     _check_failures(measured, out)
     record = build_record(config, measured, time.perf_counter() - started)
+    record["runs"], record["reused_runs"] = len(pretrain_jobs) + len(jobs), reused
     markdown = format_markdown(record)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -145,6 +145,20 @@ def test_experiment_suite_in_smoke_mode(sample_dataset, tmp_path):
     assert (
         tmp_path / "runs" / "pretrain_pmsp_ctp_seed0" / "summary.json"
     ).stat().st_mtime_ns == stamp
+    assert again.record["reused_runs"] == again.record["runs"] == 2 + 2 * (3 + 5)
+    assert f"({again.record['runs']} of {again.record['runs']} runs reused" in again.markdown
+    # A pretraining that runs again makes the runs reading its model run again too.
+    (tmp_path / "runs" / "pretrain_pmsp_ctp_seed1" / "summary.json").unlink()
+    summaries = (tmp_path / "runs").glob("*/summary.json")
+    stamps = {p.parent.name: p.stat().st_mtime_ns for p in summaries}
+    third = run_experiment(config)
+    rerun = {
+        p.parent.name
+        for p in (tmp_path / "runs").glob("*/summary.json")
+        if p.stat().st_mtime_ns != stamps.get(p.parent.name)
+    }
+    assert rerun == {"pretrain_pmsp_ctp_seed1", "finetune_pmsp_ctp_seed1", "frozen_pmsp_ctp_seed1"}
+    assert third.record["reused_runs"] == third.record["runs"] - 3
 
 
 def test_results_load_names_a_missing_folder(tmp_path):
