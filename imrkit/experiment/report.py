@@ -112,7 +112,7 @@ def build_record(config, measured: Mapping, seconds: float) -> dict[str, Any]:
             if "ctp_heldout" in pretraining[0]:
                 entry["ctp_heldout"] = [p["ctp_heldout"] for p in pretraining]
                 entry["ctp_at_chance"] = ctp_at_chance(entry["ctp_heldout"])
-            if arm.pretext in CLASSIFICATION_PRETEXTS:
+            if arm.pretext in classification_pretexts():
                 entry["pretext_at_chance"] = loss_at_chance(arm.pretext, entry["pretrain_loss"])
         arms[arm.name] = entry
     comparisons = _comparisons(config, correct, groups, bootstrap)
@@ -191,21 +191,26 @@ def ctp_at_chance(heldout: list[Mapping], confidence: float = 0.95) -> dict[str,
     }
 
 
-#: pretexts that are one K-way classification of a transform drawn uniformly (K classes):
-#: guessing scores a cross-entropy of ln K whatever the input
-CLASSIFICATION_PRETEXTS = {"rotation": 4, "aot": 2}
 #: a final training loss within this fraction of ln K is a pretext learned at chance
 CHANCE_LOSS_MARGIN = 0.02
 
 
+def classification_pretexts() -> dict[str, int]:
+    """Pretexts that are one K-way classification of a transform drawn uniformly, and their
+    K (from the pretext classes): guessing scores a cross-entropy of ln K whatever the input."""
+    from imrkit.pretext.baselines import ArrowOfTime, RotationPrediction
+
+    return {task.prefix: task.num_classes for task in (RotationPrediction, ArrowOfTime)}
+
+
 def loss_at_chance(pretext: str, losses: list[float]) -> dict[str, Any]:
-    """Whether a classification pretext (:data:`CLASSIFICATION_PRETEXTS`) ended at chance:
+    """Whether a classification pretext (:func:`classification_pretexts`) ended at chance:
     every seed's last-epoch mean training loss within 2% of ln K, the loss of guessing.
 
     A training loss, not a held-out accuracy: but a head that cannot beat guessing on its
     own training clips has not learned the task on any others either.
     """
-    classes = CLASSIFICATION_PRETEXTS[pretext]
+    classes = classification_pretexts()[pretext]
     chance_loss = float(np.log(classes))
     return {
         "classes": classes,

@@ -51,7 +51,8 @@ def test_two_process_cpu_ddp_pretrain_then_finetune(sample_dataset, tmp_path):
     accelerate_config.write_text(
         text.replace("main_process_port: 29500", f"main_process_port: {free_port()}")
     )
-    quiet = {"progress": False, "log_every": 1, "trackers": "none"}  # threads: accelerate's
+    # QUIET_RUN without its one thread: each process keeps the thread count accelerate gives it
+    quiet = {"progress": False, "log_every": 1, "trackers": "none"}
     (tmp_path / "pretrain.toml").write_text(
         tiny_toml(
             sample_dataset,
