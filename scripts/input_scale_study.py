@@ -20,23 +20,15 @@ comparison is printed as a Markdown table and written to ``<out>/comparison.md``
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-
-import numpy as np
 
 from imrkit.config import load_config
 from imrkit.data.splits import clip_groups
 from imrkit.experiment.bootstrap import format_ci, grouped_paired_difference
+from imrkit.experiment.report import METRIC_NAMES
 from imrkit.experiment.suite import ExperimentConfig, ExperimentResults, run_experiment
 
 ARMS = ("scratch", "pmsp+ctp")
-#: what each metric's per-clip correctness is called in a run's summary.json
-PER_CLIP = {
-    "finetuned top-1": ("finetune", "test_correct"),
-    "linear top-1": ("frozen", "linear_correct"),
-    "kNN top-1": ("frozen", "knn_correct"),
-}
 
 
 def unit_scale_config(args: argparse.Namespace) -> ExperimentConfig:
@@ -55,18 +47,6 @@ def unit_scale_config(args: argparse.Namespace) -> ExperimentConfig:
     return load_config(ExperimentConfig, "experiment_sample", overrides)
 
 
-def _per_clip(results: ExperimentResults, kind: str, key: str, arm: str, seeds) -> tuple:
-    """(seeds x clips) correctness of ``arm``, and the clips' paths (sorted)."""
-    rows, paths = [], None
-    for seed in seeds:
-        summary = json.loads((results.run_dir(kind, arm, seed) / "summary.json").read_text())
-        metrics = summary["metrics"]
-        where = dict(zip(metrics["test_paths"], metrics[key], strict=True))
-        paths = sorted(where) if paths is None else paths
-        rows.append([where[path] for path in paths])
-    return np.asarray(rows, dtype=np.float64), paths
-
-
 def compare(unit_dir: Path, baseline_dir: Path, seeds) -> str:
     """Unit scale minus today's, per arm and metric, paired by seed and clip."""
     unit, baseline = ExperimentResults.load(unit_dir), ExperimentResults.load(baseline_dir)
@@ -75,15 +55,15 @@ def compare(unit_dir: Path, baseline_dir: Path, seeds) -> str:
         "|---|---|---:|---:|---|---|",
     ]
     for arm in ARMS:
-        for metric, (kind, key) in PER_CLIP.items():
-            ours, paths = _per_clip(unit, kind, key, arm, seeds)
-            theirs, their_paths = _per_clip(baseline, kind, key, arm, seeds)
+        for metric, name in METRIC_NAMES.items():
+            ours, paths = unit.per_clip(arm, metric, seeds)
+            theirs, their_paths = baseline.per_clip(arm, metric, seeds)
             if paths != their_paths:
                 raise ValueError(f"{arm}: the two suites tested different clips")
             difference = grouped_paired_difference(ours, theirs, clip_groups(paths))
             per_seed = ", ".join(f"{100 * d:+.1f}" for d in (ours - theirs).mean(axis=1))
             lines.append(
-                f"| {arm} | {metric} | {100 * theirs.mean():.1f} | {100 * ours.mean():.1f} | "
+                f"| {arm} | {name} | {100 * theirs.mean():.1f} | {100 * ours.mean():.1f} | "
                 f"{format_ci(difference.mean, difference.low, difference.high)} | {per_seed} |"
             )
     return "\n".join(lines) + "\n"

@@ -41,15 +41,13 @@ METRIC_NAMES = {
 }
 
 
-def _correct_matrix(
-    measured: Mapping, arm: str, seeds, kind: str, key: str, reference: list[str]
-) -> np.ndarray:
-    """(seeds, clips) correctness of ``arm``, clips in the order of ``reference``."""
+def correct_matrix(runs, key: str, reference: list[str]) -> np.ndarray:
+    """(runs, clips) per-clip correctness under ``key`` (``test_correct``, ...) of each run's
+    metrics, clips in the order of ``reference``; a clip a run could not read counts wrong."""
     rows = []
-    for seed in seeds:
-        run = measured[arm, seed, kind]
+    for run in runs:
         where = dict(zip(run["test_paths"], run[key], strict=True))
-        rows.append([where.get(path, 0) for path in reference])  # unreadable: counted wrong
+        rows.append([where.get(path, 0) for path in reference])
     return np.asarray(rows, dtype=np.float64)
 
 
@@ -84,7 +82,7 @@ def build_record(config, measured: Mapping, seconds: float) -> dict[str, Any]:
         for metric, (kind, key) in METRICS.items():
             if (arm.name, seeds[0], kind) not in measured:
                 continue  # a hand-crafted feature has nothing to finetune
-            matrix = _correct_matrix(measured, arm.name, seeds, kind, key, paths)
+            matrix = correct_matrix([measured[arm.name, s, kind] for s in seeds], key, paths)
             correct[arm.name, metric] = matrix
             entry[metric] = [float(100 * row.mean()) for row in matrix]
             entry["summary"][metric] = _estimate(grouped_accuracy_ci(matrix, groups, **bootstrap))

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from imrkit.config import to_dict
 from imrkit.data.dataset import DatasetConfig
 from imrkit.errors import ConfigError, ImrkitError
@@ -297,6 +299,25 @@ class ExperimentResults:
             }
             for c in self.record["comparisons"]
         ]
+
+    def per_clip(
+        self, arm: str, metric: str, seeds: list[int] | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """(seeds, test clips) correctness of ``arm`` under ``metric`` (``finetune_top1``,
+        ``linear_top1`` or ``knn_top1``), read from its runs, and the clips' paths: what a
+        paired comparison with another suite's arm needs (clips sorted by path; ``seeds``
+        defaults to the suite's)."""
+        from imrkit.experiment.report import METRICS, correct_matrix
+
+        if metric not in METRICS:
+            raise ConfigError(f"{metric!r}: no per-clip results; metrics: {', '.join(METRICS)}")
+        kind, key = METRICS[metric]
+        runs = [
+            json.loads((self.run_dir(kind, arm, seed) / SUMMARY_FILE).read_text())["metrics"]
+            for seed in (self.record["config"]["seeds"] if seeds is None else seeds)
+        ]
+        paths = sorted(runs[0]["test_paths"])
+        return correct_matrix(runs, key, paths), paths
 
     def run_dir(self, kind: str, arm: str, seed: int | None = None) -> Path:
         """The folder of one run: ``kind`` is ``pretrain``, ``finetune`` or ``frozen``;

@@ -138,6 +138,14 @@ def test_experiment_suite_in_smoke_mode(sample_dataset, tmp_path):
     assert loaded.run_dir("finetune", "pmsp+ctp").name == "finetune_pmsp_ctp_seed0"
     with pytest.raises(ConfigError, match="no such run"):
         loaded.run_dir("finetune", "handcrafted_motion_grid")
+    # Per-clip results read back from the runs give the record's per-seed figures.
+    correct, paths = loaded.per_clip("pmsp+ctp", "finetune_top1")
+    assert correct.shape == (2, saved["test"]["clips"]) and paths == sorted(paths)
+    assert 100 * correct.mean(axis=1) == pytest.approx(saved["arms"]["pmsp+ctp"]["finetune_top1"])
+    knn, _ = loaded.per_clip("scratch", "knn_top1", seeds=[1])
+    assert 100 * knn.mean() == pytest.approx(saved["arms"]["scratch"]["knn_top1"][1])
+    with pytest.raises(ConfigError, match="no per-clip results"):
+        loaded.per_clip("scratch", "R@1")
     # Run again: finished runs with the same configuration are reused, not retrained.
     stamp = (tmp_path / "runs" / "pretrain_pmsp_ctp_seed0" / "summary.json").stat().st_mtime_ns
     again = run_experiment(config)
