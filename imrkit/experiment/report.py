@@ -249,7 +249,7 @@ def _num_classes(measured: Mapping) -> int:
 def _comparisons(config, correct, groups, bootstrap) -> list[dict[str, Any]]:
     """Every pretext arm minus scratch (same connections) on every metric; every network
     arm minus the best hand-crafted feature (by mean linear top-1) on the frozen metrics;
-    full connections minus each Table 1 ablation on finetuned top-1."""
+    full connections minus each Table 1 ablation, same initialisation, on finetuned top-1."""
     names = {arm.name: arm for arm in config.arms}
     handcrafted = [a.name for a in config.arms if a.handcrafted]
     best = max(handcrafted, key=lambda n: correct[n, "linear_top1"].mean(), default=None)
@@ -259,8 +259,8 @@ def _comparisons(config, correct, groups, bootstrap) -> list[dict[str, Any]]:
             baseline = "scratch" if arm.connections == "full" else f"scratch/{arm.connections}"
             if baseline in names:
                 pairs += [(arm.name, baseline, metric) for metric in METRICS]
-        elif arm.table == "1" and "scratch" in names:
-            pairs.append(("scratch", arm.name, "finetune_top1"))
+        if arm.table == "1" and full_connections(arm.name) in names:
+            pairs.append((full_connections(arm.name), arm.name, "finetune_top1"))
         if best and not arm.handcrafted and (arm.pretext or arm.name == "scratch"):
             pairs += [(arm.name, best, m) for m in ("linear_top1", "knn_top1")]
     comparisons = []
@@ -270,6 +270,12 @@ def _comparisons(config, correct, groups, bootstrap) -> list[dict[str, Any]]:
         )
         comparisons.append({"a": a, "b": b, "metric": metric, **_estimate(difference)})
     return comparisons
+
+
+def full_connections(name: str) -> str:
+    """The full-connection arm a Table 1 arm is compared with: ``scratch/none`` ->
+    ``scratch``, ``pmsp+ctp/none`` -> ``pmsp+ctp`` (the same initialisation)."""
+    return name.split("/")[0]
 
 
 def _find(record, a: str, b: str, metric: str) -> dict | None:
@@ -337,12 +343,20 @@ def _signed(difference: Mapping[str, float]) -> str:
 
 
 def _table_arms(record: dict, table: str) -> list[str]:
-    """Arms of a paper table in suite order; Table 1 includes the full-connection scratch."""
-    return [
-        n
-        for n, arm in record["arms"].items()
-        if arm["table"] == table or (table == "1" and n == "scratch")
-    ]
+    """Arms of a paper table; Table 1 includes the full-connection arm of each of its
+    initialisations (``scratch``, and ``pmsp+ctp`` when pretrained modes ran), each
+    before its ablations."""
+    arms = record["arms"]
+    if table != "1":
+        return [n for n, arm in arms.items() if arm["table"] == table]
+    ablations = [n for n, arm in arms.items() if arm["table"] == "1"]
+    names = []
+    for name in ablations:
+        full = full_connections(name)
+        if full in arms and full not in names:
+            names.append(full)
+        names.append(name)
+    return names
 
 
 def _difference(record: dict, a: str, b: str, metric: str) -> str:
@@ -460,22 +474,27 @@ def _table1_lines(record: dict) -> list[str]:
     names = _table_arms(record, "1")
     if len(names) < 2:
         return []
+    pretrained = any(record["arms"][n]["pretext"] != "none (scratch)" for n in names)
+    extra = ["pretrained minus scratch"] if pretrained else []
     lines = [
         "",
-        "## Table 1: connections (from scratch)",
+        f"## Table 1: connections (from scratch{' and pretrained' if pretrained else ''})",
         "",
         "| arm | connections | finetuned top-1 | paper (UCF-101) | full minus this | "
-        "linear top-1 | converged |",
-        "|---|---|---|---|---|---|---|",
+        + "".join(f"{e} | " for e in extra)
+        + "linear top-1 | converged |",
+        "|---|---|---|---|---|" + "---|" * len(extra) + "---|---|",
     ]
     for name in names:
         arm = record["arms"][name]
+        scratch = name.replace(full_connections(name), "scratch", 1)
         cells = [
             name,
             arm["connections"],
             _cell(arm["summary"]["finetune_top1"]),
             f"{UCF101_TOP1[name]:.1f}" if name in UCF101_TOP1 else "",
-            _difference(record, "scratch", name, "finetune_top1"),
+            _difference(record, full_connections(name), name, "finetune_top1"),
+            *([_difference(record, name, scratch, "finetune_top1")] if pretrained else []),
             _cell(arm["summary"]["linear_top1"]),
             _converged_cell(arm),
         ]
@@ -583,7 +602,8 @@ def results_figure(record: dict):
     axes[0].set_title("Table 3: pretexts and hand-crafted features")
     if panels == 3:
         _bars(axes[1], record, table1, ["finetune_top1", "linear_top1"], UCF101_TOP1)
-        axes[1].set_title("Table 1: connections, from scratch")
+        pretrained = any(record["arms"][n]["pretext"] != "none (scratch)" for n in table1)
+        axes[1].set_title(f"Table 1: connections, from scratch{' and pretrained' * pretrained}")
     curves = axes[-1]
     for name, arm in record["arms"].items():
         if "finetune_loss_curve" in arm:

@@ -32,7 +32,9 @@ def test_suites_are_the_papers_tables():
     assert all(a.connections == "full" for a in paper.values() if a.table == "3")
     table1 = {a.connections for a in paper.values() if a.table == "1"} | {"full"}
     assert table1 == {"full", "none", "unidirectional", "no_conv", "no_attention"}
-    assert all(not a.pretext for a in paper.values() if a.table == "1")  # scratch, as Table 1
+    # Table 1 from scratch, as the paper's, and the same modes pretrained with PMSP+CTP
+    modes = {(a.pretext, a.connections) for a in paper.values() if a.table == "1"}
+    assert modes == {(p, c) for p in ("", "pmsp+ctp") for c in table1 - {"full"}}
     for suite in SUITES.values():
         assert all(arm.pretext in PRETEXTS for arm in suite if arm.pretext)
         assert suite[0].name == "scratch"  # every comparison has its baseline
@@ -172,3 +174,60 @@ def test_experiment_suite_in_smoke_mode(sample_dataset, tmp_path):
 def test_results_load_names_a_missing_folder(tmp_path):
     with pytest.raises(ConfigError, match="no results.json"):
         ExperimentResults.load(tmp_path)
+
+
+def _fake_runs(arm: str, seed: int, right: int, paths: list[str]) -> dict:
+    """Metrics of one arm and seed whose first ``right`` test clips are answered correctly."""
+    correct = [int(i < right) for i in range(len(paths))]
+    frozen = {
+        "test_paths": paths,
+        "linear_correct": correct,
+        "knn_correct": correct,
+        "recall": {k: right / len(paths) for k in ("1", "5", "10")},
+        "num_classes": 10,
+    }
+    runs = {
+        (arm, seed, "frozen"): frozen,
+        (arm, seed, "finetune"): {
+            "test_paths": paths,
+            "test_correct": correct,
+            "seconds": 1.0,
+            "epoch_loss": [2.0, 1.0],
+        },
+    }
+    if arm.startswith("pmsp"):
+        runs[arm, seed, "pretrain"] = {"seconds": 1.0, "loss": 1.0}
+    return runs
+
+
+def test_table1_pretrained_rows_are_compared_with_their_own_full_connections():
+    from imrkit.experiment.report import build_record, format_markdown, results_figure
+
+    arms = ["scratch", "pmsp+ctp", "scratch/none", "pmsp+ctp/none"]
+    config = ExperimentConfig(suite="paper", only=arms, seeds=(0, 1), bootstrap_resamples=200)
+    paths = [f"c{i:02d}/v_C{i:02d}_g{i:02d}_c01.avi" for i in range(40)]
+    right = {"scratch": 20, "pmsp+ctp": 30, "scratch/none": 10, "pmsp+ctp/none": 16}
+    measured = {}
+    for arm in arms:
+        for seed in config.seeds:
+            measured.update(_fake_runs(arm, seed, right[arm], paths))
+    record = build_record(config, measured, seconds=1.0)
+    differences = {(c["a"], c["b"], c["metric"]): c["mean"] for c in record["comparisons"]}
+    # full minus the ablation, each from its own initialisation; pretrained minus scratch
+    # at the same connections
+    assert differences["scratch", "scratch/none", "finetune_top1"] == pytest.approx(25.0)
+    assert differences["pmsp+ctp", "pmsp+ctp/none", "finetune_top1"] == pytest.approx(35.0)
+    assert differences["pmsp+ctp/none", "scratch/none", "finetune_top1"] == pytest.approx(15.0)
+    assert ("scratch", "pmsp+ctp/none", "finetune_top1") not in differences
+    markdown = format_markdown(record)
+    table1 = markdown.split("## Table 1: connections (from scratch and pretrained)")[1]
+    rows = [line for line in table1.split("\n\n")[1].splitlines() if line.startswith("| ")][1:]
+    assert [row.split(" | ")[0][2:] for row in rows] == [
+        "scratch",
+        "scratch/none",
+        "pmsp+ctp",
+        "pmsp+ctp/none",
+    ]
+    assert "+35.0 [" in rows[3] and "+15.0 [" in rows[3]  # full minus it; it minus scratch/none
+    titles = [axis.get_title() for axis in results_figure(record).axes]
+    assert "Table 1: connections, from scratch and pretrained" in titles
