@@ -220,7 +220,8 @@ def loss_at_chance(pretext: str, losses: list[float]) -> dict[str, Any]:
 
 def learned_note(name: str, entry: Mapping) -> str:
     """What an arm learned, said next to its name: a CTP arm whose held-out CTP accuracy
-    is at chance did not learn CTP (PMSP+CTP is then PMSP alone in effect); a rotation or
+    is at chance did not learn CTP (for PMSP+CTP: learned PMSP, no CTP; its CTP pass may
+    still change the backbone, so it is not called PMSP alone, BENCHMARKS.md); a rotation or
     arrow-of-time arm whose training loss stayed at ln K (:func:`loss_at_chance`) learned
     nothing of its task."""
     guessing = entry.get("pretext_at_chance")
@@ -234,7 +235,7 @@ def learned_note(name: str, entry: Mapping) -> str:
     if not verdict or not verdict["at_chance"]:
         return ""
     if "pmsp" in entry["pretext"].split("+"):
-        return "CTP at chance: PMSP alone in effect"
+        return "CTP at chance: learned PMSP, no CTP"
     return "CTP at chance: learned no CTP"
 
 

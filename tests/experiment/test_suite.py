@@ -77,7 +77,7 @@ def test_ctp_at_chance_verdict():
     verdict = ctp_at_chance(near)
     assert verdict["low"] < 25.5 < verdict["high"] and verdict["chance"] == 25
     entry = {"pretext": "pmsp+ctp", "ctp_at_chance": verdict}
-    assert learned_note("pmsp+ctp", entry) == "CTP at chance: PMSP alone in effect"
+    assert learned_note("pmsp+ctp", entry) == "CTP at chance: learned PMSP, no CTP"
     assert learned_note("ctp", {**entry, "pretext": "ctp"}) == "CTP at chance: learned no CTP"
     assert learned_note("pmsp+ctp", {**entry, "ctp_at_chance": ctp_at_chance(far)}) == ""
 
