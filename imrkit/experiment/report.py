@@ -248,7 +248,8 @@ def _num_classes(measured: Mapping) -> int:
 
 
 def _comparisons(config, correct, groups, bootstrap) -> list[dict[str, Any]]:
-    """Every pretext arm minus scratch (same connections) on every metric; every network
+    """Every pretext arm minus scratch (same connections) and a combined pretext minus each
+    of its parts alone, on every metric; every network
     arm minus the best hand-crafted feature (by mean linear top-1) on the frozen metrics;
     full connections minus each Table 1 ablation, same initialisation, on finetuned top-1."""
     names = {arm.name: arm for arm in config.arms}
@@ -260,6 +261,18 @@ def _comparisons(config, correct, groups, bootstrap) -> list[dict[str, Any]]:
             baseline = "scratch" if arm.connections == "full" else f"scratch/{arm.connections}"
             if baseline in names:
                 pairs += [(arm.name, baseline, metric) for metric in METRICS]
+        # A combined pretext against each of its parts alone: what the other part adds.
+        for part in arm.pretext.split("+") if "+" in arm.pretext else ():
+            alone = next(
+                (
+                    a.name
+                    for a in config.arms
+                    if (a.pretext, a.connections) == (part, arm.connections)
+                ),
+                None,
+            )
+            if alone:
+                pairs += [(arm.name, alone, metric) for metric in METRICS]
         if arm.table == "1" and full_connections(arm.name) in names:
             pairs.append((full_connections(arm.name), arm.name, "finetune_top1"))
         if best and not arm.handcrafted and (arm.pretext or arm.name == "scratch"):

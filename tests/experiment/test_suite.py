@@ -203,10 +203,10 @@ def _fake_runs(arm: str, seed: int, right: int, paths: list[str]) -> dict:
 def test_table1_pretrained_rows_are_compared_with_their_own_full_connections():
     from imrkit.experiment.report import build_record, format_markdown, results_figure
 
-    arms = ["scratch", "pmsp+ctp", "scratch/none", "pmsp+ctp/none"]
+    arms = ["scratch", "pmsp", "pmsp+ctp", "scratch/none", "pmsp+ctp/none"]
     config = ExperimentConfig(suite="paper", only=arms, seeds=(0, 1), bootstrap_resamples=200)
     paths = [f"c{i:02d}/v_C{i:02d}_g{i:02d}_c01.avi" for i in range(40)]
-    right = {"scratch": 20, "pmsp+ctp": 30, "scratch/none": 10, "pmsp+ctp/none": 16}
+    right = {"scratch": 20, "pmsp": 28, "pmsp+ctp": 30, "scratch/none": 10, "pmsp+ctp/none": 16}
     measured = {}
     for arm in arms:
         for seed in config.seeds:
@@ -219,6 +219,9 @@ def test_table1_pretrained_rows_are_compared_with_their_own_full_connections():
     assert differences["pmsp+ctp", "pmsp+ctp/none", "finetune_top1"] == pytest.approx(35.0)
     assert differences["pmsp+ctp/none", "scratch/none", "finetune_top1"] == pytest.approx(15.0)
     assert ("scratch", "pmsp+ctp/none", "finetune_top1") not in differences
+    # what CTP adds to PMSP: the combined arm against PMSP alone, on every metric
+    assert differences["pmsp+ctp", "pmsp", "linear_top1"] == pytest.approx(5.0)
+    assert ("pmsp+ctp/none", "pmsp", "finetune_top1") not in differences
     markdown = format_markdown(record)
     table1 = markdown.split("## Table 1: connections (from scratch and pretrained)")[1]
     rows = [line for line in table1.split("\n\n")[1].splitlines() if line.startswith("| ")][1:]
