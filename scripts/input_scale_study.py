@@ -23,8 +23,7 @@ import argparse
 from pathlib import Path
 
 from imrkit.config import load_config
-from imrkit.data.splits import clip_groups
-from imrkit.experiment.bootstrap import format_ci, grouped_paired_difference
+from imrkit.experiment.bootstrap import format_ci
 from imrkit.experiment.report import METRIC_NAMES
 from imrkit.experiment.suite import ExperimentConfig, ExperimentResults, run_experiment
 
@@ -47,6 +46,10 @@ def unit_scale_config(args: argparse.Namespace) -> ExperimentConfig:
     return load_config(ExperimentConfig, "experiment_sample", overrides)
 
 
+def _mean(results: ExperimentResults, arm: str, metric: str, seeds) -> float:
+    return 100 * results.per_clip(arm, metric, seeds)[0].mean()
+
+
 def compare(unit_dir: Path, baseline_dir: Path, seeds) -> str:
     """Unit scale minus today's, per arm and metric, paired by seed and clip."""
     unit, baseline = ExperimentResults.load(unit_dir), ExperimentResults.load(baseline_dir)
@@ -56,15 +59,12 @@ def compare(unit_dir: Path, baseline_dir: Path, seeds) -> str:
     ]
     for arm in ARMS:
         for metric, name in METRIC_NAMES.items():
-            ours, paths = unit.per_clip(arm, metric, seeds)
-            theirs, their_paths = baseline.per_clip(arm, metric, seeds)
-            if paths != their_paths:
-                raise ValueError(f"{arm}: the two suites tested different clips")
-            difference = grouped_paired_difference(ours, theirs, clip_groups(paths))
-            per_seed = ", ".join(f"{100 * d:+.1f}" for d in (ours - theirs).mean(axis=1))
+            d = unit.paired_difference(arm, baseline, metric=metric, seeds=seeds)
+            per_seed = ", ".join(f"{v:+.1f}" for v in d["per_seed"])
             lines.append(
-                f"| {arm} | {name} | {100 * theirs.mean():.1f} | {100 * ours.mean():.1f} | "
-                f"{format_ci(difference.mean, difference.low, difference.high)} | {per_seed} |"
+                f"| {arm} | {name} | {_mean(baseline, arm, metric, seeds):.1f} | "
+                f"{_mean(unit, arm, metric, seeds):.1f} | "
+                f"{format_ci(d['mean'], d['low'], d['high'])} | {per_seed} |"
             )
     return "\n".join(lines) + "\n"
 

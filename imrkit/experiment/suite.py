@@ -309,19 +309,57 @@ class ExperimentResults:
     ) -> tuple[np.ndarray, list[str]]:
         """(seeds, test clips) correctness of ``arm`` under ``metric`` (``finetune_top1``,
         ``linear_top1`` or ``knn_top1``), read from its runs, and the clips' paths: what a
-        paired comparison with another suite's arm needs (clips sorted by path; ``seeds``
-        defaults to the suite's)."""
+        paired comparison with another suite's arm needs (clips in the order of the suite's
+        test list, as in its report; ``seeds`` defaults to the suite's)."""
         from imrkit.experiment.report import METRICS, correct_matrix
 
         if metric not in METRICS:
             raise ConfigError(f"{metric!r}: no per-clip results; metrics: {', '.join(METRICS)}")
         kind, key = METRICS[metric]
+        seeds = self.record["config"]["seeds"] if seeds is None else seeds
         runs = [
             json.loads((self.run_dir(kind, arm, seed) / SUMMARY_FILE).read_text())["metrics"]
-            for seed in (self.record["config"]["seeds"] if seeds is None else seeds)
+            for seed in seeds
         ]
-        paths = sorted(runs[0]["test_paths"])
+        # the clip order the report uses (the frozen runs' test list), so intervals match it
+        frozen = self.run_dir("frozen", arm, seeds[0]) / SUMMARY_FILE
+        paths = json.loads(frozen.read_text())["metrics"]["test_paths"]
         return correct_matrix(runs, key, paths), paths
+
+    def paired_difference(
+        self,
+        arm: str,
+        other: ExperimentResults,
+        other_arm: str | None = None,
+        metric: str = "finetune_top1",
+        seeds: list[int] | None = None,
+    ) -> dict[str, Any]:
+        """``arm`` of this suite minus ``other_arm`` (default: the same name) of ``other``,
+        paired by seed and test clip, as the report pairs arms within a suite: ``mean``,
+        ``low``, ``high`` (points, this suite's confidence) and ``per_seed``. The suites
+        must have tested the same clips; ``seeds`` defaults to this suite's."""
+        from imrkit.data.splits import clip_groups
+        from imrkit.experiment.bootstrap import grouped_paired_difference
+
+        seeds = list(self.record["config"]["seeds"] if seeds is None else seeds)
+        ours, paths = self.per_clip(arm, metric, seeds)
+        theirs, their_paths = other.per_clip(other_arm or arm, metric, seeds)
+        if paths != their_paths:
+            raise ConfigError(f"{self.out_dir} and {other.out_dir} tested different clips")
+        config = self.record["config"]
+        difference = grouped_paired_difference(
+            ours,
+            theirs,
+            clip_groups(paths),
+            confidence=config["confidence"],
+            resamples=config["bootstrap_resamples"],
+        )
+        return {
+            "mean": difference.mean,
+            "low": difference.low,
+            "high": difference.high,
+            "per_seed": [float(100 * d) for d in (ours - theirs).mean(axis=1)],
+        }
 
     def run_dir(self, kind: str, arm: str, seed: int | None = None) -> Path:
         """The folder of one run: ``kind`` is ``pretrain``, ``finetune`` or ``frozen``;
