@@ -373,6 +373,11 @@ def _table_arms(record: dict, table: str) -> list[str]:
     return names
 
 
+def _any_pretrained(record: dict, names: list[str]) -> bool:
+    """Whether any of these (Table 1) arms was pretrained, not trained from scratch."""
+    return any(record["arms"][n]["pretext"] != "none (scratch)" for n in names)
+
+
 def _difference(record: dict, a: str, b: str, metric: str) -> str:
     found = _find(record, a, b, metric)
     return _signed(found) if found else ""
@@ -488,7 +493,7 @@ def _table1_lines(record: dict) -> list[str]:
     names = _table_arms(record, "1")
     if len(names) < 2:
         return []
-    pretrained = any(record["arms"][n]["pretext"] != "none (scratch)" for n in names)
+    pretrained = _any_pretrained(record, names)
     extra = ["pretrained minus scratch"] if pretrained else []
     lines = [
         "",
@@ -616,7 +621,7 @@ def results_figure(record: dict):
     axes[0].set_title("Table 3: pretexts and hand-crafted features")
     if panels == 3:
         _bars(axes[1], record, table1, ["finetune_top1", "linear_top1"], UCF101_TOP1)
-        pretrained = any(record["arms"][n]["pretext"] != "none (scratch)" for n in table1)
+        pretrained = _any_pretrained(record, table1)
         axes[1].set_title(f"Table 1: connections, from scratch{' and pretrained' * pretrained}")
     curves = axes[-1]
     for name, arm in record["arms"].items():

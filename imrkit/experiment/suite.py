@@ -317,14 +317,14 @@ class ExperimentResults:
             raise ConfigError(f"{metric!r}: no per-clip results; metrics: {', '.join(METRICS)}")
         kind, key = METRICS[metric]
         seeds = self.record["config"]["seeds"] if seeds is None else seeds
-        runs = [
-            json.loads((self.run_dir(kind, arm, seed) / SUMMARY_FILE).read_text())["metrics"]
-            for seed in seeds
-        ]
+        runs = [self._metrics(kind, arm, seed) for seed in seeds]
         # the clip order the report uses (the frozen runs' test list), so intervals match it
-        frozen = self.run_dir("frozen", arm, seeds[0]) / SUMMARY_FILE
-        paths = json.loads(frozen.read_text())["metrics"]["test_paths"]
+        frozen = runs[0] if kind == "frozen" else self._metrics("frozen", arm, seeds[0])
+        paths = frozen["test_paths"]
         return correct_matrix(runs, key, paths), paths
+
+    def _metrics(self, kind: str, arm: str, seed: int) -> dict[str, Any]:
+        return json.loads((self.run_dir(kind, arm, seed) / SUMMARY_FILE).read_text())["metrics"]
 
     def paired_difference(
         self,
