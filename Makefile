@@ -26,10 +26,16 @@ demo: setup
 
 # The JupyterLab browser test needs the system chromium (.ci/run installs it); without it
 # pytest skips that test and its summary (-ra) says why.
+# The suite takes 6-11 minutes. Unbuffered, so a log shows every test as it ends (piped, pytest
+# -q flushed rarely: a CI log once stopped 40 tests before the hang). TEST_LIMIT_S bounds the
+# whole run, exit included (pytest-timeout bounds each test, not a hang at interpreter exit):
+# SIGINT first, so pytest prints where it stood, SIGKILL a minute later.
+TEST_LIMIT_S ?= 2400
 test: setup
 	$(BIN)/ruff check imrkit tests
 	@command -v chromium >/dev/null 2>&1 || echo "make test: no chromium on PATH, the JupyterLab browser test will be SKIPPED (apt-get install chromium)"
-	$(BIN)/python -m pytest -q
+	PYTHONUNBUFFERED=1 timeout --foreground --signal=INT --kill-after=60 $(TEST_LIMIT_S) \
+		$(BIN)/python -m pytest -q
 
 lint: setup
 	$(BIN)/ruff check imrkit tests

@@ -134,6 +134,12 @@ def test_read_clip_matches_the_frozen_reference(reference, name, how):
                 f"{key}: frames {changed.tolist()} changed (sum, |sum|, sum of squares "
                 f"now {now[sums][changed].tolist()}, was {expected[sums][changed].tolist()})"
             )
+        elif how == "views" and key.endswith("/motion"):
+            # Resampled by float32 matrix products, whose summation order is the BLAS
+            # kernel's: it differs by CPU (AVX2 and AVX-512 disagreed in the last bit on 0.4%
+            # of values). Two ulps of the field's largest value; any real change is far more.
+            ulp = np.spacing(np.abs(value).max().astype(np.float32))
+            np.testing.assert_allclose(now[key], value, rtol=0, atol=2 * ulp, err_msg=key)
         else:
             np.testing.assert_array_equal(now[key], value, err_msg=key)
 

@@ -13,11 +13,13 @@ test is skipped with the reason in pytest's summary.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -92,6 +94,10 @@ def lab(tmp_path_factory, sample_dataset):
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "OMP_NUM_THREADS": "1", "JUPYTER_CONFIG_DIR": str(root / "config")},
+        # Dies with pytest even when pytest-timeout ends it with os._exit (no teardown): a
+        # server left running once kept a CI run alive to its deadline. Its kernels follow
+        # (ipykernel exits when its parent is gone).
+        preexec_fn=die_with_parent,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -110,7 +116,7 @@ def lab(tmp_path_factory, sample_dataset):
     try:
         server.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        server.kill()
+        kill_processes(server.pid)
     log.close()
 
 
@@ -120,7 +126,9 @@ def drive(lab, scenario: str, shots: Path) -> dict:
     The child gets ``ATTEMPT_S`` of wall clock; past it, it and every process it started
     (the Playwright driver, Chromium's) are killed and the attempt is made once more: a stalled
     browser must cost minutes, never the whole CI run. Two stalls fail the test with the steps
-    the child had reached.
+    the child had reached. Every wait here is bounded: the child writes to a log file, not a
+    pipe, because a Chromium process that outlives the kill would hold a pipe open and a read
+    to its end would never return.
     """
     url, token = lab
     result_path = shots / f"{scenario}.json"
@@ -137,14 +145,27 @@ def drive(lab, scenario: str, shots: Path) -> dict:
     stalls = []
     for attempt in range(2):
         result_path.unlink(missing_ok=True)
-        child = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        try:
-            output, _ = child.communicate(timeout=ATTEMPT_S)
-        except subprocess.TimeoutExpired:
-            kill_tree(child.pid)
-            output, _ = child.communicate()
+        log_path = shots / f"{scenario}_attempt{attempt + 1}.log"
+        with log_path.open("w") as log:
+            # A session of its own, so that every process it starts is found and killed,
+            # including Chromium's that were re-parented when their parent died.
+            child = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+            stalled = False
+            try:
+                child.wait(timeout=ATTEMPT_S)
+            except subprocess.TimeoutExpired:
+                stalled = True
+            finally:  # also what a finished child left behind
+                kill_processes(child.pid, session=child.pid)
+                child.wait(timeout=30)
+        output = log_path.read_text()
+        if stalled:
             stalls.append(f"attempt {attempt + 1} stalled after {ATTEMPT_S:.0f} s:\n{output}")
             if result_path.exists():  # it observed everything, then stalled closing Chromium
                 return finished(result_path, stalls)
@@ -178,19 +199,35 @@ def shut_down_sessions(lab) -> None:
         call(f"/api/sessions/{session['id']}", method="DELETE")
 
 
-def kill_tree(pid: int) -> None:
-    """Kill ``pid`` and its descendants (Chromium runs in process groups of its own)."""
+def kill_processes(pid: int, session: int | None = None) -> None:
+    """Kill ``pid``, its descendants and, given ``session``, every process in that session.
+
+    Waits at most 30 s for them to go: a process that will not die is left, not waited for.
+    """
     try:
         parent = psutil.Process(pid)
-        processes = [*parent.children(recursive=True), parent]
+        processes = {parent, *parent.children(recursive=True)}
     except psutil.NoSuchProcess:
-        return
+        processes = set()
+    if session is not None:
+        for process in psutil.process_iter():
+            try:
+                if os.getsid(process.pid) == session:
+                    processes.add(process)
+            except (ProcessLookupError, PermissionError):
+                pass
     for process in processes:
         try:
             process.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(processes, timeout=30)
+    psutil.wait_procs(list(processes), timeout=30)
+
+
+def die_with_parent() -> None:
+    """In a child before ``exec``: the kernel sends it SIGKILL when pytest's process ends."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def test_pmsp_browser_renders_and_redraws_in_jupyterlab(lab, tmp_path):
