@@ -115,7 +115,13 @@ def _parse_value(text: str) -> Any:
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
-        return text  # a bare word is a string: `model=imrnet_tiny`
+        pass
+    # A flat list of bare words is a list of strings, as a bare word is a string: a shell
+    # user writes `only=[scratch,pmsp+ctp]` far more often than TOML's quoted form.
+    inner = text[1:-1].strip() if text.startswith("[") and text.endswith("]") else None
+    if inner is not None and not any(mark in inner for mark in "[]\"'{}"):
+        return [_parse_value(item.strip()) for item in inner.split(",")] if inner else []
+    return text  # a bare word is a string: `model=imrnet_tiny`
 
 
 def _override_items(overrides: Overrides) -> list[tuple[str, Any]]:

@@ -29,6 +29,22 @@ def test_overrides_parse_types_and_nested_keys():
     assert Run().epochs == 3  # the defaults are untouched
 
 
+def test_a_list_of_bare_words_is_a_list_of_strings_as_a_bare_word_is_a_string():
+    @dataclass
+    class Suite:
+        only: tuple[str, ...] = ()
+        seeds: tuple[int, ...] = (0,)
+
+    config = apply_overrides(Suite(), ["only=[scratch, pmsp+ctp,scratch/none]", "seeds=[0,1]"])
+    assert config.only == ("scratch", "pmsp+ctp", "scratch/none") and config.seeds == (0, 1)
+    assert apply_overrides(Suite(), ['only=["scratch","aot"]']).only == ("scratch", "aot")
+    assert apply_overrides(Suite(), ["only=[]"]).only == ()
+    with pytest.raises(ConfigError, match=r"seeds\[1\]: expected an integer"):
+        apply_overrides(Suite(), ["seeds=[0, one]"])
+    with pytest.raises(ConfigError, match="expected a sequence"):
+        apply_overrides(Suite(), ["only=[scratch, [aot]"])  # unbalanced: left a string
+
+
 @pytest.mark.parametrize(
     "override, message",
     [
