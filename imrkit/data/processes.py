@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -63,6 +64,30 @@ class _ExitOnSecondSignal:
         self.seen = True
 
 
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """Have Linux SIGKILL this process when the process that started it ends.
+
+    A pool's workers otherwise outlive a parent that was killed outright (SIGKILL, an
+    out-of-memory kill, a closed notebook kernel) and keep training or decoding for nobody.
+    Use it as a pool's ``initializer`` or a ``subprocess`` ``preexec_fn``. ``parent_pid``: the
+    parent this process expects; if that parent is already gone (it died before this ran),
+    the process exits now. Elsewhere than Linux it does nothing.
+
+    SIGKILL, not SIGTERM: a pool worker that caught SIGTERM to checkpoint would then wait
+    forever on a task queue whose other end is gone; the runs it leaves are incomplete and
+    a rerun redoes them.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)
+
+
 def available_cpus() -> int:
     """CPUs this process may run on (respects affinity masks, e.g. under SLURM or taskset)."""
     if hasattr(os, "sched_getaffinity"):
@@ -70,16 +95,28 @@ def available_cpus() -> int:
     return os.cpu_count() or 1
 
 
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool of fresh interpreters that die with this process.
+
+    Spawned, not forked (no inherited thread pools, see :func:`fresh_process_context`), and
+    not from a forkserver either: each forkserver worker keeps the server alive, so a
+    killed parent's workers would outlive it; spawned workers are this process's children
+    and :func:`die_with_parent` ends them with it. As with any such pool, a script using it
+    needs the ``if __name__ == "__main__":`` guard.
+    """
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
 @contextmanager
 def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """A process pool whose workers do not inherit this process's threads.
-
-    Workers start from a fresh interpreter (see :func:`fresh_process_context`): as with any
-    such pool, a script using it needs the ``if __name__ == "__main__":`` guard.
-
-    On Ctrl-C or an error, jobs not yet started are cancelled rather than run to the end.
-    """
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=fresh_process_context())
+    """A :func:`worker_pool` that, on Ctrl-C or an error, cancels the jobs not yet started
+    rather than running them to the end."""
+    pool = worker_pool(workers)
     try:
         yield pool
     except BaseException:

@@ -651,12 +651,11 @@ def run_jobs(
             bar.update()
         bar.close()
         return results
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from imrkit.data.processes import worker_pool
 
-    # Spawned, not forked: a fresh interpreter per worker, no inherited torch/OpenMP state.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(parallel, len(jobs)), mp_context=context) as pool:
+    # Fresh interpreters (no inherited torch/OpenMP state) that die with the suite: a
+    # killed suite leaves no run training for nobody.
+    with worker_pool(min(parallel, len(jobs))) as pool:
         futures = [pool.submit(run_job, *job) for job in jobs]
         for future in futures:
             future.add_done_callback(lambda _: bar.update())

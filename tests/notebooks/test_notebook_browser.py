@@ -13,7 +13,6 @@ test is skipped with the reason in pytest's summary.
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import json
 import os
@@ -31,6 +30,7 @@ import nbformat
 import psutil
 import pytest
 
+from imrkit.data.processes import die_with_parent
 from imrkit.notebook_runner import notebooks_dir
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -222,12 +222,6 @@ def kill_processes(pid: int, session: int | None = None) -> None:
         except psutil.NoSuchProcess:
             pass
     psutil.wait_procs(list(processes), timeout=30)
-
-
-def die_with_parent() -> None:
-    """In a child before ``exec``: the kernel sends it SIGKILL when pytest's process ends."""
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def test_pmsp_browser_renders_and_redraws_in_jupyterlab(lab, tmp_path):
