@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         result = args.func(args)
     except ImrkitError as error:
         print(f"imrkit {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_status
     except KeyboardInterrupt:
         print(f"imrkit {args.command}: interrupted", file=sys.stderr)
         return 130

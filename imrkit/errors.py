@@ -13,6 +13,10 @@ import os
 class ImrkitError(Exception):
     """Base class of every error imrkit raises on purpose."""
 
+    #: The ``imrkit`` command's exit status when this error ends it (argparse's, for bad
+    #: input); a subclass that is not a failure says otherwise.
+    exit_status: int = 2
+
 
 class ConfigError(ImrkitError, ValueError):
     """A configuration file or override is invalid (unknown key, wrong type)."""

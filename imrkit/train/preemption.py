@@ -43,6 +43,12 @@ class Preempted(ImrkitError):
             "to continue"
         )
 
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal, as a shell reports a process the signal ended: a batch script
+        tells "stopped by the scheduler, resume me" from a failure (2)."""
+        return 128 + self.signum
+
 
 def submitit_signal() -> signal.Signals | None:
     """The signal submitit sends this job before a preemption or time-out (None outside a
