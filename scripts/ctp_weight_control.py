@@ -56,9 +56,8 @@ def compare(control_dir: Path, paper_dir: Path, seeds) -> str:
         for metric, name in METRIC_NAMES.items():
             d = control.paired_difference(ARM, paper, other, metric=metric, seeds=seeds)
             per_seed = ", ".join(f"{v:+.1f}" for v in d["per_seed"])
-            lines.append(
-                f"| {other} | {name} | {format_ci(d['mean'], d['low'], d['high'])} | {per_seed} |"
-            )
+            interval = format_ci(d["mean"], d["low"], d["high"], signed=True)
+            lines.append(f"| {other} | {name} | {interval} | {per_seed} |")
     return "\n".join(lines) + "\n"
 
 

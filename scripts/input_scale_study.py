@@ -64,7 +64,7 @@ def compare(unit_dir: Path, baseline_dir: Path, seeds) -> str:
             lines.append(
                 f"| {arm} | {name} | {_mean(baseline, arm, metric, seeds):.1f} | "
                 f"{_mean(unit, arm, metric, seeds):.1f} | "
-                f"{format_ci(d['mean'], d['low'], d['high'])} | {per_seed} |"
+                f"{format_ci(d['mean'], d['low'], d['high'], signed=True)} | {per_seed} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -55,10 +55,14 @@ class Comparison(Estimate):
         return self.low > 0 or self.high < 0
 
 
-def format_ci(mean: float, low: float, high: float, *, digits: int = 1) -> str:
-    """``"12.3 [8.1, 16.0]"``: the mean and its interval, ``digits`` decimals."""
+def format_ci(
+    mean: float, low: float, high: float, *, digits: int = 1, signed: bool = False
+) -> str:
+    """``"12.3 [8.1, 16.0]"``: the mean and its interval, ``digits`` decimals; ``signed``
+    (for differences) shows every sign, ``"+2.5 [-6.2, +10.0]"``."""
     mean, low, high = (round(value, digits) + 0.0 for value in (mean, low, high))  # no "-0.0"
-    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+    spec = f"{'+' if signed else ''}.{digits}f"
+    return f"{mean:{spec}} [{low:{spec}}, {high:{spec}}]"
 
 
 def _check_confidence(confidence: float, resamples: int) -> None:

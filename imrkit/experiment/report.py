@@ -352,8 +352,7 @@ def _cell(summary: Mapping[str, float]) -> str:
 
 def _signed(difference: Mapping[str, float]) -> str:
     """``+2.5 [-6.2, +10.0]``: a paired difference, signs shown."""
-    mean, low, high = (round(difference[k], 1) + 0.0 for k in ("mean", "low", "high"))
-    return f"{mean:+.1f} [{low:+.1f}, {high:+.1f}]"
+    return format_ci(difference["mean"], difference["low"], difference["high"], signed=True)
 
 
 def _table_arms(record: dict, table: str) -> list[str]:

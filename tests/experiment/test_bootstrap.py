@@ -89,6 +89,8 @@ def test_invalid_inputs_raise_project_errors():
 
 def test_format_ci():
     assert format_ci(12.34, 8.06, 16.0) == "12.3 [8.1, 16.0]"
+    assert format_ci(2.5, -6.2, 10.0, signed=True) == "+2.5 [-6.2, +10.0]"
+    assert format_ci(-0.04, -1.2, 0.4, signed=True) == "+0.0 [-1.2, +0.4]"  # no "-0.0"
     assert format_ci(-1.0, -2.25, 0.5, digits=2) == "-1.00 [-2.25, 0.50]"
     assert str(paired_difference([3.0, 3.0], [1.0, 1.0])) == "2.0 [2.0, 2.0]"
 
