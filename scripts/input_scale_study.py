@@ -23,8 +23,7 @@ import argparse
 from pathlib import Path
 
 from imrkit.config import load_config
-from imrkit.experiment.bootstrap import format_ci
-from imrkit.experiment.report import METRIC_NAMES
+from imrkit.experiment.report import variant_table
 from imrkit.experiment.suite import ExperimentConfig, ExperimentResults, run_experiment
 
 ARMS = ("scratch", "pmsp+ctp")
@@ -46,27 +45,10 @@ def unit_scale_config(args: argparse.Namespace) -> ExperimentConfig:
     return load_config(ExperimentConfig, "experiment_sample", overrides)
 
 
-def _mean(results: ExperimentResults, arm: str, metric: str, seeds) -> float:
-    return 100 * results.per_clip(arm, metric, seeds)[0].mean()
-
-
 def compare(unit_dir: Path, baseline_dir: Path, seeds) -> str:
     """Unit scale minus today's, per arm and metric, paired by seed and clip."""
     unit, baseline = ExperimentResults.load(unit_dir), ExperimentResults.load(baseline_dir)
-    lines = [
-        "| arm | metric | today's scales | unit scale | unit minus today (paired) | per seed |",
-        "|---|---|---:|---:|---|---|",
-    ]
-    for arm in ARMS:
-        for metric, name in METRIC_NAMES.items():
-            d = unit.paired_difference(arm, baseline, metric=metric, seeds=seeds)
-            per_seed = ", ".join(f"{v:+.1f}" for v in d["per_seed"])
-            lines.append(
-                f"| {arm} | {name} | {_mean(baseline, arm, metric, seeds):.1f} | "
-                f"{_mean(unit, arm, metric, seeds):.1f} | "
-                f"{format_ci(d['mean'], d['low'], d['high'], signed=True)} | {per_seed} |"
-            )
-    return "\n".join(lines) + "\n"
+    return variant_table(unit, baseline, ARMS, seeds, labels=("today's scales", "unit scale"))
 
 
 def main() -> None:

@@ -41,6 +41,28 @@ METRIC_NAMES = {
 }
 
 
+def variant_table(variant, baseline, arms, seeds, labels=("baseline", "variant")) -> str:
+    """A Markdown table of ``variant`` minus ``baseline`` (two finished suites,
+    :class:`~imrkit.experiment.suite.ExperimentResults`, that ran the same ``arms`` on the
+    same test clips and differ in one setting), per arm and metric: each suite's mean over
+    ``seeds`` and the difference paired by seed and clip, as a study script reports it."""
+    lines = [
+        f"| arm | metric | {labels[0]} | {labels[1]} | {labels[1]} minus {labels[0]} (paired) "
+        "| per seed |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    for arm in arms:
+        for metric, name in METRIC_NAMES.items():
+            d = variant.paired_difference(arm, baseline, metric=metric, seeds=seeds)
+            means = [100 * r.per_clip(arm, metric, seeds)[0].mean() for r in (baseline, variant)]
+            per_seed = ", ".join(f"{v:+.1f}" for v in d["per_seed"])
+            interval = format_ci(d["mean"], d["low"], d["high"], signed=True)
+            lines.append(
+                f"| {arm} | {name} | {means[0]:.1f} | {means[1]:.1f} | {interval} | {per_seed} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def correct_matrix(runs, key: str, reference: list[str]) -> np.ndarray:
     """(runs, clips) per-clip correctness under ``key`` (``test_correct``, ...) of each run's
     metrics, clips in the order of ``reference``; a clip a run could not read counts wrong."""

@@ -323,6 +323,12 @@ class ExperimentResults:
         paths = frozen["test_paths"]
         return correct_matrix(runs, key, paths), paths
 
+    def job_seconds(self, kind: str, arm: str, seeds: list[int] | None = None) -> list[float]:
+        """The run's own time (s) of each seed's ``kind`` job of ``arm`` (``pretrain``,
+        ``finetune`` or ``frozen``), as it ran, even where a later call reused it."""
+        seeds = self.record["config"]["seeds"] if seeds is None else seeds
+        return [float(self._metrics(kind, arm, seed)["seconds"]) for seed in seeds]
+
     def _metrics(self, kind: str, arm: str, seed: int) -> dict[str, Any]:
         return json.loads((self.run_dir(kind, arm, seed) / SUMMARY_FILE).read_text())["metrics"]
 

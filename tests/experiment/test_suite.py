@@ -9,6 +9,7 @@ import pytest
 
 from imrkit.config import load_config
 from imrkit.errors import ConfigError
+from imrkit.experiment.report import variant_table
 from imrkit.experiment.suite import ExperimentConfig, ExperimentResults, run_experiment
 
 
@@ -159,6 +160,13 @@ def test_experiment_suite_in_smoke_mode(sample_dataset, tmp_path):
         (within["mean"], within["low"], within["high"])
     )
     assert loaded.paired_difference("scratch", loaded)["per_seed"] == [0.0, 0.0]
+    # A study's table of one suite against another: against itself, every difference is 0.
+    table = variant_table(loaded, loaded, ["scratch", "pmsp+ctp"], [0, 1], ("a", "b"))
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    assert len(rows) == 2 * 3 and all(row[4].startswith("+0.0 [") for row in rows)
+    assert rows[0][2] == rows[0][3] == f"{np.mean(scratch['finetune_top1']):.1f}"
+    seconds = loaded.job_seconds("pretrain", "pmsp+ctp")
+    assert len(seconds) == 2 and all(s > 0 for s in seconds)
     # Run again: finished runs with the same configuration are reused, not retrained.
     stamp = (tmp_path / "runs" / "pretrain_pmsp_ctp_seed0" / "summary.json").stat().st_mtime_ns
     again = run_experiment(config)

@@ -1,0 +1,95 @@
+"""The bf16 study (issue 21, part 2): bf16 autocast training against fp32, on a CPU with AMX.
+
+On the 2-core Xeon with AVX-512 and AMX, ``imrkit bench train --mixed-precision bf16``
+runs the finetuning step 1.47x and the PMSP+CTP step 1.38x faster than fp32 (BENCHMARKS.md).
+The training steps are 93% of a suite's job time, so bf16 is the one lever left that could
+bring ``make demo`` near its 15-minute target. It also changes every number a suite reports.
+Pre-registered before the run: the demo suite at its budget and seeds 0-4, with
+``mixed_precision = "bf16"`` for pretraining and finetuning (frozen evaluations stay fp32),
+paired seed by seed and clip by clip against the same suite in fp32 (a finished suite, e.g.
+``runs/demo``: runs are deterministic per configuration and seed on one machine). bf16 is
+recommended in the README for CPUs with AMX if
+(a) the training jobs take at least 1.25x less time in all, and
+(b) no arm's finetuned top-1 moves (bf16 minus fp32: 95% interval includes 0), and the
+demo's headline (pmsp+ctp minus scratch) keeps an interval above 0 under bf16.
+The default stays fp32 either way: switching it would void the reuse of every earlier run.
+
+    .venv/bin/python scripts/precision_study.py --baseline runs/demo --out runs/demo_bf16
+    .venv/bin/python scripts/precision_study.py --baseline runs/demo --table   # tabulate only
+
+The bf16 suite's runs are kept in ``--out`` (an interrupted study resumes); the comparison
+is printed as Markdown and written to ``<out>/comparison.md``. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from imrkit.config import load_config
+from imrkit.experiment.bootstrap import format_ci
+from imrkit.experiment.report import variant_table
+from imrkit.experiment.suite import ExperimentConfig, ExperimentResults, run_experiment
+
+ARMS = ("scratch", "pmsp+ctp", "scratch/none")
+JOB_KINDS = ("pretrain", "finetune", "frozen")
+
+
+def bf16_config(args: argparse.Namespace) -> ExperimentConfig:
+    overrides = {
+        "suite": "demo",
+        "data_root": args.data,
+        "out_dir": str(args.out),
+        "seeds": list(args.seeds),
+        "pretrain.run.mixed_precision": "bf16",
+        "finetune.run.mixed_precision": "bf16",
+    }
+    return load_config(ExperimentConfig, "experiment_sample", overrides)
+
+
+def _arms_with(results: ExperimentResults, kind: str) -> list[str]:
+    """The arms of ``results`` that ran ``kind`` jobs."""
+    return [
+        a for a, entry in results.arms.items() if kind == "frozen" or f"{kind}_seconds" in entry
+    ]
+
+
+def timing(bf16: ExperimentResults, fp32: ExperimentResults, seeds) -> str:
+    """The jobs' own seconds per kind, summed over arms and seeds (a suite's wall time
+    depends on how many of its runs an earlier call left, so the jobs are compared)."""
+    lines = ["| jobs | fp32 (min) | bf16 (min) | fp32 / bf16 |", "|---|---:|---:|---:|"]
+    totals = [0.0, 0.0]
+    for kind in JOB_KINDS:
+        arms = _arms_with(bf16, kind)  # the fp32 folder may hold more arms than the demo's
+        times = [sum(sum(r.job_seconds(kind, a, seeds)) for a in arms) / 60 for r in (fp32, bf16)]
+        totals = [t + k for t, k in zip(totals, times, strict=True)]
+        lines.append(f"| {kind} | {times[0]:.1f} | {times[1]:.1f} | {times[0] / times[1]:.2f}x |")
+    lines.append(f"| all | {totals[0]:.1f} | {totals[1]:.1f} | {totals[0] / totals[1]:.2f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="data/sample")
+    parser.add_argument("--baseline", type=Path, required=True, help="the demo suite in fp32")
+    parser.add_argument("--out", type=Path, default=Path("runs/demo_bf16"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--table", action="store_true", help="only tabulate finished runs")
+    args = parser.parse_args()
+    if not args.table:
+        run_experiment(bf16_config(args))
+    bf16, fp32 = ExperimentResults.load(args.out), ExperimentResults.load(args.baseline)
+    d = bf16.paired_difference("pmsp+ctp", bf16, "scratch", seeds=args.seeds)
+    table = (
+        variant_table(bf16, fp32, ARMS, args.seeds, labels=("fp32", "bf16"))
+        + "\npmsp+ctp minus scratch, finetuned top-1, under bf16: "
+        + format_ci(d["mean"], d["low"], d["high"], signed=True)
+        + f"\n\n{timing(bf16, fp32, args.seeds)}\nbf16 suite wall time "
+        + f"{bf16.record['seconds'] / 60:.1f} min ({bf16.record['reused_runs']} runs reused)\n"
+    )
+    (args.out / "comparison.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
