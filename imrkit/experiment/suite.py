@@ -138,7 +138,9 @@ def _sample_run() -> RunConfig:
         log_every=5,
         progress=False,
         threads=1,
-        channels_last=True,  # 1.3x the training step on this CPU (BENCHMARKS.md, engine)
+        # 1.32x the training step on the first 2-core machine, 0.96x on the AVX-512/AMX one
+        # (BENCHMARKS.md); kept, since runs are reused by configuration
+        channels_last=True,
     )
 
 
