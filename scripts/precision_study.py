@@ -13,6 +13,8 @@ recommended in the README for CPUs with AMX if
 (b) no arm's finetuned top-1 moves (bf16 minus fp32: 95% interval includes 0), and the
 demo's headline (pmsp+ctp minus scratch) keeps an interval above 0 under bf16.
 The default stays fp32 either way: switching it would void the reuse of every earlier run.
+So far (BENCHMARKS.md, sixth session): on a Zen 4 CPU without AMX the bare bf16 steps ran
+0.70-0.77x as fast, and the amended study's gate stopped it there; it has not run on AMX.
 
     .venv/bin/python scripts/precision_study.py --baseline runs/demo --out runs/demo_bf16
     .venv/bin/python scripts/precision_study.py --baseline runs/demo --table   # tabulate only
