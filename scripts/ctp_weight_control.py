@@ -22,27 +22,16 @@ weight). The table is printed and written to ``<out>/comparison.md``. Not a test
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from imrkit.config import load_config
 from imrkit.experiment.bootstrap import format_ci
 from imrkit.experiment.report import METRIC_NAMES
-from imrkit.experiment.suite import ExperimentConfig, ExperimentResults, run_experiment
+from imrkit.experiment.study import run_study, study_parser
+from imrkit.experiment.suite import ExperimentResults
 
 ARM = "pmsp+ctp"
-
-
-def control_config(args: argparse.Namespace) -> ExperimentConfig:
-    overrides = {
-        "suite": "demo",
-        "data_root": args.data,
-        "out_dir": str(args.out),
-        "seeds": list(args.seeds),
-        "only": ["scratch", ARM],
-        "pretrain.pretext.ctp_weight": 0.0,
-    }
-    return load_config(ExperimentConfig, "experiment_sample", overrides)
+#: The control: PMSP+CTP with no CTP gradient, beside scratch, at the demo's budget.
+OVERRIDES = {"suite": "demo", "only": ["scratch", ARM], "pretrain.pretext.ctp_weight": 0.0}
 
 
 def compare(control_dir: Path, paper_dir: Path, seeds) -> str:
@@ -62,18 +51,11 @@ def compare(control_dir: Path, paper_dir: Path, seeds) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="data/sample")
-    parser.add_argument("--paper", type=Path, required=True, help="a finished paper suite")
-    parser.add_argument("--out", type=Path, default=Path("runs/ctp_weight0"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--table", action="store_true", help="only tabulate finished runs")
+    parser = study_parser(
+        __doc__, out="runs/ctp_weight0", baseline_flag="--paper", baseline_help="a paper suite"
+    )
     args = parser.parse_args()
-    if not args.table:
-        run_experiment(control_config(args))
-    table = compare(args.out, args.paper, args.seeds)
-    (args.out / "comparison.md").write_text(table)
-    print(table)
+    run_study(args, OVERRIDES, lambda: compare(args.out, args.baseline, args.seeds))
 
 
 if __name__ == "__main__":

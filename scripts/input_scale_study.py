@@ -22,19 +22,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from imrkit.config import load_config
 from imrkit.experiment.report import variant_table
-from imrkit.experiment.suite import ExperimentConfig, ExperimentResults, run_experiment
+from imrkit.experiment.study import run_study, study_parser
+from imrkit.experiment.suite import ExperimentResults
 
 ARMS = ("scratch", "pmsp+ctp")
 
 
-def unit_scale_config(args: argparse.Namespace) -> ExperimentConfig:
+def unit_scale_overrides(args: argparse.Namespace) -> dict:
     scales = {"motion_scale": args.motion_std, "residual_scale": args.residual_std}
-    overrides = {
-        "data_root": args.data,
-        "out_dir": str(args.out),
-        "seeds": list(args.seeds),
+    return {
         "only": list(ARMS),
         **{
             f"{phase}.data.transform.{k}": v
@@ -42,7 +39,6 @@ def unit_scale_config(args: argparse.Namespace) -> ExperimentConfig:
             for k, v in scales.items()
         },
     }
-    return load_config(ExperimentConfig, "experiment_sample", overrides)
 
 
 def compare(unit_dir: Path, baseline_dir: Path, seeds) -> str:
@@ -52,20 +48,15 @@ def compare(unit_dir: Path, baseline_dir: Path, seeds) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="data/sample")
-    parser.add_argument("--baseline", type=Path, required=True, help="a suite at today's scales")
-    parser.add_argument("--out", type=Path, default=Path("runs/input_scale"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser = study_parser(
+        __doc__, out="runs/input_scale", seeds=(0, 1), baseline_help="a suite at today's scales"
+    )
     parser.add_argument("--motion-std", type=float, default=0.56, help="px (bench inputs)")
     parser.add_argument("--residual-std", type=float, default=12.5, help="levels (bench inputs)")
-    parser.add_argument("--table", action="store_true", help="only tabulate finished runs")
     args = parser.parse_args()
-    if not args.table:
-        run_experiment(unit_scale_config(args))
-    table = compare(args.out, args.baseline, args.seeds)
-    (args.out / "comparison.md").write_text(table)
-    print(table)
+    run_study(
+        args, unit_scale_overrides(args), lambda: compare(args.out, args.baseline, args.seeds)
+    )
 
 
 if __name__ == "__main__":

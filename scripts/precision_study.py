@@ -25,28 +25,21 @@ is printed as Markdown and written to ``<out>/comparison.md``. Not a test.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from imrkit.config import load_config
 from imrkit.experiment.bootstrap import format_ci
 from imrkit.experiment.report import variant_table
-from imrkit.experiment.suite import ExperimentConfig, ExperimentResults, run_experiment
+from imrkit.experiment.study import run_study, study_parser
+from imrkit.experiment.suite import ExperimentResults
 
 ARMS = ("scratch", "pmsp+ctp", "scratch/none")
 JOB_KINDS = ("pretrain", "finetune", "frozen")
 
 
-def bf16_config(args: argparse.Namespace) -> ExperimentConfig:
-    overrides = {
-        "suite": "demo",
-        "data_root": args.data,
-        "out_dir": str(args.out),
-        "seeds": list(args.seeds),
-        "pretrain.run.mixed_precision": "bf16",
-        "finetune.run.mixed_precision": "bf16",
-    }
-    return load_config(ExperimentConfig, "experiment_sample", overrides)
+#: bf16 autocast for the training jobs of the demo suite (frozen evaluations stay fp32).
+OVERRIDES = {
+    "suite": "demo",
+    "pretrain.run.mixed_precision": "bf16",
+    "finetune.run.mixed_precision": "bf16",
+}
 
 
 def _arms_with(results: ExperimentResults, kind: str) -> list[str]:
@@ -70,27 +63,23 @@ def timing(bf16: ExperimentResults, fp32: ExperimentResults, seeds) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="data/sample")
-    parser.add_argument("--baseline", type=Path, required=True, help="the demo suite in fp32")
-    parser.add_argument("--out", type=Path, default=Path("runs/demo_bf16"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--table", action="store_true", help="only tabulate finished runs")
-    args = parser.parse_args()
-    if not args.table:
-        run_experiment(bf16_config(args))
-    bf16, fp32 = ExperimentResults.load(args.out), ExperimentResults.load(args.baseline)
-    d = bf16.paired_difference("pmsp+ctp", bf16, "scratch", seeds=args.seeds)
-    table = (
-        variant_table(bf16, fp32, ARMS, args.seeds, labels=("fp32", "bf16"))
+def compare(out, baseline, seeds) -> str:
+    """bf16 minus fp32 per arm and metric, the headline under bf16, and the jobs' times."""
+    bf16, fp32 = ExperimentResults.load(out), ExperimentResults.load(baseline)
+    d = bf16.paired_difference("pmsp+ctp", bf16, "scratch", seeds=seeds)
+    return (
+        variant_table(bf16, fp32, ARMS, seeds, labels=("fp32", "bf16"))
         + "\npmsp+ctp minus scratch, finetuned top-1, under bf16: "
         + format_ci(d["mean"], d["low"], d["high"], signed=True)
-        + f"\n\n{timing(bf16, fp32, args.seeds)}\nbf16 suite wall time "
+        + f"\n\n{timing(bf16, fp32, seeds)}\nbf16 suite wall time "
         + f"{bf16.record['seconds'] / 60:.1f} min ({bf16.record['reused_runs']} runs reused)\n"
     )
-    (args.out / "comparison.md").write_text(table)
-    print(table)
+
+
+def main() -> None:
+    parser = study_parser(__doc__, out="runs/demo_bf16", baseline_help="the demo suite in fp32")
+    args = parser.parse_args()
+    run_study(args, OVERRIDES, lambda: compare(args.out, args.baseline, args.seeds))
 
 
 if __name__ == "__main__":
