@@ -4,10 +4,11 @@
 the ``results.json`` record: for every arm its per-seed figures (``arms[NAME]``:
 ``finetune_top1``, ``linear_top1``, ``knn_top1``, ``R@k``, in %, lists over seeds), each
 summarised as a mean with a confidence interval that resamples seeds and test-clip groups
-together (:func:`imrkit.experiment.bootstrap.grouped_accuracy_ci`); the
-paired comparisons the paper's
-tables make (every pretext against scratch, full connections against each ablation); the
-effective size of the test set; and the issue-9 targets with their verdicts.
+together (:func:`imrkit.experiment.bootstrap.grouped_accuracy_ci`); the paired comparisons
+the paper's tables make (every pretext against scratch, full connections against each
+ablation), and where Table 1 ran pretrained too, whether pretraining changes what each
+ablation costs (``interactions``); the effective size of the test set; and the issue-9
+targets with their verdicts.
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ def build_record(config, measured: Mapping, seconds: float) -> dict[str, Any]:
                 entry["pretext_at_chance"] = loss_at_chance(arm.pretext, entry["pretrain_loss"])
         arms[arm.name] = entry
     comparisons = _comparisons(config, correct, groups, bootstrap)
+    interactions = _interactions(config, correct, groups, bootstrap)
     pooled = np.concatenate(
         [m for (name, metric), m in correct.items() if metric == "finetune_top1"]
     )
@@ -152,6 +154,7 @@ def build_record(config, measured: Mapping, seconds: float) -> dict[str, Any]:
         },
         "arms": arms,
         "comparisons": comparisons,
+        "interactions": interactions,
         "seconds": seconds,
         "config": to_dict(config),
         "machine": machine_info(),
@@ -306,6 +309,27 @@ def _comparisons(config, correct, groups, bootstrap) -> list[dict[str, Any]]:
         )
         comparisons.append({"a": a, "b": b, "metric": metric, **_estimate(difference)})
     return comparisons
+
+
+def _interactions(config, correct, groups, bootstrap) -> list[dict[str, Any]]:
+    """Whether pretraining changes what the connections are worth: for each pretrained
+    Table 1 ablation (``pmsp+ctp/none``), full minus it pretrained, minus full minus its
+    from-scratch twin (``scratch`` minus ``scratch/none``), on finetuned top-1, paired by
+    seed and clip (a difference of differences; one bootstrap over all four arms)."""
+    names = {arm.name for arm in config.arms}
+    metric = "finetune_top1"
+    interactions = []
+    for arm in config.arms:
+        full, twin = full_connections(arm.name), f"scratch/{arm.connections}"
+        if arm.table != "1" or not arm.pretext or not {full, twin, "scratch"} <= names:
+            continue
+        pretrained = correct[full, metric] - correct[arm.name, metric]
+        scratch = correct["scratch", metric] - correct[twin, metric]
+        difference = grouped_paired_difference(pretrained, scratch, groups, **bootstrap)
+        interactions.append(
+            {"arm": arm.name, "twin": twin, "metric": metric, **_estimate(difference)}
+        )
+    return interactions
 
 
 def full_connections(name: str) -> str:
@@ -515,7 +539,9 @@ def _table1_lines(record: dict) -> list[str]:
     if len(names) < 2:
         return []
     pretrained = _any_pretrained(record, names)
-    extra = ["pretrained minus scratch"] if pretrained else []
+    extra = ["pretrained minus scratch", "pretraining's change to full minus this"]
+    extra = extra if pretrained else []
+    interactions = {i["arm"]: i for i in record.get("interactions", [])}
     lines = [
         "",
         f"## Table 1: connections (from scratch{' and pretrained' if pretrained else ''})",
@@ -534,7 +560,14 @@ def _table1_lines(record: dict) -> list[str]:
             _cell(arm["summary"]["finetune_top1"]),
             f"{UCF101_TOP1[name]:.1f}" if name in UCF101_TOP1 else "",
             _difference(record, full_connections(name), name, "finetune_top1"),
-            *([_difference(record, name, scratch, "finetune_top1")] if pretrained else []),
+            *(
+                [
+                    _difference(record, name, scratch, "finetune_top1"),
+                    _signed(interactions[name]) if name in interactions else "",
+                ]
+                if pretrained
+                else []
+            ),
             _cell(arm["summary"]["linear_top1"]),
             _converged_cell(arm),
         ]
@@ -556,6 +589,15 @@ def _comparison_lines(record: dict) -> list[str]:
         per_seed = ", ".join(f"{x - y:+.1f}" for x, y in zip(a, b, strict=True))
         lines.append(
             f"| {c['a']} | {c['b']} | {METRIC_NAMES[c['metric']]} | {_signed(c)} | {per_seed} |"
+        )
+    for i in record.get("interactions", []):
+        arm, twin, metric = i["arm"], i["twin"], i["metric"]
+        full = full_connections(arm)
+        seeds = zip(*(record["arms"][n][metric] for n in (full, arm, "scratch", twin)), strict=True)
+        per_seed = ", ".join(f"{round((a - b) - (c - d), 6) + 0.0:+.1f}" for a, b, c, d in seeds)
+        lines.append(
+            f"| {full} - {arm} | scratch - {twin} | {METRIC_NAMES[metric]} | {_signed(i)} "
+            f"| {per_seed} |"
         )
     return lines
 

@@ -251,5 +251,13 @@ def test_table1_pretrained_rows_are_compared_with_their_own_full_connections():
         "pmsp+ctp/none",
     ]
     assert "+35.0 [" in rows[3] and "+15.0 [" in rows[3]  # full minus it; it minus scratch/none
+    # pretraining's change to what no connections cost: (30 - 16) - (20 - 10) clips of 40
+    (interaction,) = record["interactions"]
+    assert (interaction["arm"], interaction["twin"]) == ("pmsp+ctp/none", "scratch/none")
+    assert interaction["mean"] == pytest.approx(10.0)
+    assert "+10.0 [" in rows[3] and "+10.0 [" not in rows[1]
+    assert "| pmsp+ctp - pmsp+ctp/none | scratch - scratch/none | finetuned top-1 | +10.0 [" in (
+        markdown
+    )
     titles = [axis.get_title() for axis in results_figure(record).axes]
     assert "Table 1: connections, from scratch and pretrained" in titles
