@@ -293,17 +293,26 @@ class ExperimentResults:
         }
 
     def comparisons(self) -> list[dict[str, Any]]:
-        """The paired differences, one row each (A, minus B, metric, difference, 95% CI)."""
+        """The paired differences, one row each (A, minus B, metric, difference, 95% CI),
+        then Table 1's interactions, where it ran pretrained too (A = full minus a mode
+        pretrained, B = the same from scratch)."""
+        from imrkit.experiment.report import full_connections
+
+        pairs = [(c["a"], c["b"], c) for c in self.record["comparisons"]]
+        pairs += [
+            (f"{full_connections(i['arm'])} - {i['arm']}", f"scratch - {i['twin']}", i)
+            for i in self.record.get("interactions", [])
+        ]
         return [
             {
-                "A": c["a"],
-                "minus B": c["b"],
+                "A": a,
+                "minus B": b,
                 "metric": c["metric"],
                 "difference": c["mean"],
                 "95% CI low": c["low"],
                 "95% CI high": c["high"],
             }
-            for c in self.record["comparisons"]
+            for a, b, c in pairs
         ]
 
     def per_clip(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -259,5 +260,9 @@ def test_table1_pretrained_rows_are_compared_with_their_own_full_connections():
     assert "| pmsp+ctp - pmsp+ctp/none | scratch - scratch/none | finetuned top-1 | +10.0 [" in (
         markdown
     )
+    rows = ExperimentResults(Path("."), record, markdown).comparisons()
+    assert rows[-1]["A"] == "pmsp+ctp - pmsp+ctp/none"
+    assert rows[-1]["minus B"] == "scratch - scratch/none"
+    assert rows[-1]["difference"] == pytest.approx(10.0)
     titles = [axis.get_title() for axis in results_figure(record).axes]
     assert "Table 1: connections, from scratch and pretrained" in titles
