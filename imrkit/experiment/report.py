@@ -320,16 +320,30 @@ def _interactions(config, correct, groups, bootstrap) -> list[dict[str, Any]]:
     metric = "finetune_top1"
     interactions = []
     for arm in config.arms:
-        full, twin = full_connections(arm.name), f"scratch/{arm.connections}"
-        if arm.table != "1" or not arm.pretext or not {full, twin, "scratch"} <= names:
+        twin = f"scratch/{arm.connections}"
+        full, scratch_full = full_connections(arm.name), full_connections(twin)
+        if arm.table != "1" or not arm.pretext or not {full, twin, scratch_full} <= names:
             continue
         pretrained = correct[full, metric] - correct[arm.name, metric]
-        scratch = correct["scratch", metric] - correct[twin, metric]
+        scratch = correct[scratch_full, metric] - correct[twin, metric]
         difference = grouped_paired_difference(pretrained, scratch, groups, **bootstrap)
         interactions.append(
-            {"arm": arm.name, "twin": twin, "metric": metric, **_estimate(difference)}
+            {
+                "arm": arm.name,
+                "twin": twin,
+                "metric": metric,
+                **_estimate(difference),
+                "per_seed": [float(100 * d) for d in (pretrained - scratch).mean(axis=1)],
+            }
         )
     return interactions
+
+
+def interaction_labels(interaction: Mapping) -> tuple[str, str]:
+    """The two differences an interaction compares, as the report names them:
+    ``pmsp+ctp - pmsp+ctp/none`` and ``scratch - scratch/none``."""
+    arm, twin = interaction["arm"], interaction["twin"]
+    return f"{full_connections(arm)} - {arm}", f"{full_connections(twin)} - {twin}"
 
 
 def full_connections(name: str) -> str:
@@ -591,14 +605,9 @@ def _comparison_lines(record: dict) -> list[str]:
             f"| {c['a']} | {c['b']} | {METRIC_NAMES[c['metric']]} | {_signed(c)} | {per_seed} |"
         )
     for i in record.get("interactions", []):
-        arm, twin, metric = i["arm"], i["twin"], i["metric"]
-        full = full_connections(arm)
-        seeds = zip(*(record["arms"][n][metric] for n in (full, arm, "scratch", twin)), strict=True)
-        per_seed = ", ".join(f"{round((a - b) - (c - d), 6) + 0.0:+.1f}" for a, b, c, d in seeds)
-        lines.append(
-            f"| {full} - {arm} | scratch - {twin} | {METRIC_NAMES[metric]} | {_signed(i)} "
-            f"| {per_seed} |"
-        )
+        a, b = interaction_labels(i)
+        per_seed = ", ".join(f"{d:+.1f}" for d in i["per_seed"])
+        lines.append(f"| {a} | {b} | {METRIC_NAMES[i['metric']]} | {_signed(i)} | {per_seed} |")
     return lines
 
 

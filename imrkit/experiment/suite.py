@@ -296,13 +296,10 @@ class ExperimentResults:
         """The paired differences, one row each (A, minus B, metric, difference, 95% CI),
         then Table 1's interactions, where it ran pretrained too (A = full minus a mode
         pretrained, B = the same from scratch)."""
-        from imrkit.experiment.report import full_connections
+        from imrkit.experiment.report import interaction_labels
 
         pairs = [(c["a"], c["b"], c) for c in self.record["comparisons"]]
-        pairs += [
-            (f"{full_connections(i['arm'])} - {i['arm']}", f"scratch - {i['twin']}", i)
-            for i in self.record.get("interactions", [])
-        ]
+        pairs += [(*interaction_labels(i), i) for i in self.record.get("interactions", [])]
         return [
             {
                 "A": a,

@@ -256,6 +256,7 @@ def test_table1_pretrained_rows_are_compared_with_their_own_full_connections():
     (interaction,) = record["interactions"]
     assert (interaction["arm"], interaction["twin"]) == ("pmsp+ctp/none", "scratch/none")
     assert interaction["mean"] == pytest.approx(10.0)
+    assert interaction["per_seed"] == pytest.approx([10.0, 10.0])
     assert "+10.0 [" in rows[3] and "+10.0 [" not in rows[1]
     assert "| pmsp+ctp - pmsp+ctp/none | scratch - scratch/none | finetuned top-1 | +10.0 [" in (
         markdown
