@@ -123,7 +123,9 @@ sys.exit(main())
 """
 
 WORKER = """\
-# The end of a training run; machine 1 finishes last, so its agent sets the barrier key.
+# The end of a training run; machine 1 finishes last, so its agent sets the barrier key
+# (by 2 s: machine 0's teardown can lag by more than 0.5 s on a loaded machine, and then
+# machine 0 checks in last and the bare run does not race).
 import os, sys, time
 import torch.distributed as dist
 dist.init_process_group("gloo")
@@ -133,7 +135,7 @@ if sys.argv[1] == "imrkit":
 dist.barrier()
 dist.destroy_process_group()
 if os.environ["GROUP_RANK"] == "1":
-    time.sleep(0.5)
+    time.sleep(2.0)
 """
 
 
